@@ -1,0 +1,110 @@
+"""What every connector is: settings in, batches out, no state, no writes.
+
+A connector takes its source settings and, per stream, the bookmark the runner stored after the
+last committed load. It yields ``pyarrow.Table`` batches of raw source records ordered by the
+stream's bookmark columns, reading ``>=`` the bookmark (at least once; the upsert removes the
+duplicates). It never advances a bookmark itself.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+from abc import ABC, abstractmethod
+from collections.abc import Iterator, Mapping
+from typing import Any
+
+import pyarrow as pa
+from pydantic import BaseModel, ConfigDict, Field
+
+_IDENTIFIER = re.compile(r"^[A-Za-z_][A-Za-z0-9_$#]*(\.[A-Za-z_][A-Za-z0-9_$#]*)?$")
+
+
+class ConnectorError(Exception):
+    """Raised by connectors; the runner turns it into a transient or fatal threadline error."""
+
+    def __init__(self, message: str, *, transient: bool = False):
+        super().__init__(message)
+        self.transient = transient
+
+
+class StrictModel(BaseModel):
+    """Pydantic model that refuses unknown keys, so a typo in the config is reported."""
+
+    model_config = ConfigDict(extra="forbid")
+
+
+class StreamSettings(StrictModel):
+    """Settings every stream has, whatever the protocol."""
+
+    name: str
+    mapping: str = Field(description="mapping spec file for this stream")
+    key: list[str] = Field(default_factory=list, description="source columns that identify a record")
+    bookmark: list[str] = Field(default_factory=list, description="columns ordering incremental reads")
+    batch_size: int = Field(default=50_000, gt=0)
+
+
+class SecretMissingError(ConnectorError):
+    """A secret the config refers to is not set in the environment."""
+
+    def __init__(self, where: str, env_var: str):
+        super().__init__(
+            f"{where}: the secret is read from the environment variable {env_var}, which is not set; "
+            f"export {env_var} (or set it in the Airflow Connection) and run again"
+        )
+        self.env_var = env_var
+
+
+def validate_identifier(name: str, where: str) -> str:
+    """Return ``name`` if it is a plain (optionally schema-qualified) SQL identifier, else raise."""
+    if not _IDENTIFIER.match(name):
+        raise ConnectorError(
+            f"{where}: {name!r} is not a plain SQL identifier (letters, digits, _ $ #, optional schema.)"
+        )
+    return name
+
+
+def secret_from_env(env_var: str | None, where: str) -> str | None:
+    """Read a secret from the environment; a named but unset variable is an error, never ``""``."""
+    if env_var is None:
+        return None
+    value = os.environ.get(env_var)
+    if value is None:
+        raise SecretMissingError(where, env_var)
+    return value
+
+
+class Connector(ABC):
+    """A source of raw records, one protocol per subclass."""
+
+    #: pydantic model of the source's ``connection`` settings
+    settings_model: type[StrictModel]
+    #: pydantic model of one stream's settings
+    stream_model: type[StreamSettings] = StreamSettings
+
+    def __init__(self, source_name: str, connection: Mapping[str, Any]):
+        self.source_name = source_name
+        self.settings = self.settings_model.model_validate(dict(connection))
+
+    @abstractmethod
+    def read(self, stream: StreamSettings, bookmark: Mapping[str, Any] | None) -> Iterator[pa.Table]:
+        """Yield batches of the stream's records with bookmark columns ``>=`` ``bookmark``, in order."""
+
+    def check(self) -> list[str]:
+        """Return what is wrong with reaching the source (empty when it answers)."""
+        return []
+
+    def close(self) -> None:
+        """Release connections; connectors are also context managers."""
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.close()
+
+    def where(self, stream: StreamSettings | None = None) -> str:
+        """``source 'x', stream 'y'`` for error messages."""
+        if stream is None:
+            return f"source {self.source_name!r}"
+        return f"source {self.source_name!r}, stream {stream.name!r}"

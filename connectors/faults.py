@@ -1,0 +1,52 @@
+"""The one table that says whether a failure is worth retrying.
+
+HTTP status, SOAP fault code and ODBC SQLSTATE map to ``retry`` (transient: the source may answer
+later) or ``fail`` (fatal: fix something first). Connectors classify through here and nowhere else.
+"""
+
+from __future__ import annotations
+
+RETRY = "retry"
+FAIL = "fail"
+
+#: (kind, code or prefix) -> decision; the longest matching prefix wins
+FAULT_TABLE: dict[tuple[str, str], str] = {
+    ("http", "408"): RETRY,  # request timeout
+    ("http", "429"): RETRY,  # too many requests
+    ("http", "5"): RETRY,  # 5xx server errors
+    ("http", "401"): FAIL,  # credentials rejected
+    ("http", "403"): FAIL,
+    ("http", "404"): FAIL,  # wrong endpoint
+    ("http", "4"): FAIL,
+    ("soap", "server"): RETRY,  # SOAP 1.1 Server
+    ("soap", "receiver"): RETRY,  # SOAP 1.2 Receiver
+    ("soap", "client"): FAIL,  # SOAP 1.1 Client: our request is wrong
+    ("soap", "sender"): FAIL,  # SOAP 1.2 Sender
+    ("soap", "versionmismatch"): FAIL,
+    ("soap", "mustunderstand"): FAIL,
+    ("sqlstate", "08"): RETRY,  # connection exceptions
+    ("sqlstate", "40001"): RETRY,  # serialization failure
+    ("sqlstate", "40P01"): RETRY,  # deadlock detected (PostgreSQL)
+    ("sqlstate", "HYT"): RETRY,  # timeout expired
+    ("sqlstate", "28"): FAIL,  # invalid authorization
+    ("sqlstate", "42"): FAIL,  # syntax error or access rule violation (unknown table/column)
+    ("sqlstate", "IM"): FAIL,  # driver manager: driver or DSN not found
+}
+
+
+def classify(kind: str, code: str | int | None) -> str:
+    """``retry`` or ``fail`` for an HTTP status, SOAP fault code (any prefix) or SQLSTATE."""
+    if code is None:
+        return FAIL
+    text = str(code)
+    if kind == "soap":
+        text = text.rsplit(":", 1)[-1].rsplit("}", 1)[-1].lower()
+    best, decision = -1, FAIL
+    for (k, prefix), value in FAULT_TABLE.items():
+        if k == kind and text.startswith(prefix) and len(prefix) > best:
+            best, decision = len(prefix), value
+    return decision
+
+
+def is_retryable(kind: str, code: str | int | None) -> bool:
+    return classify(kind, code) == RETRY

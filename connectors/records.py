@@ -1,0 +1,89 @@
+"""Turning rows and nested records into Arrow batches."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping, Sequence
+from datetime import date, datetime, time
+from decimal import Decimal
+from typing import Any
+
+import pyarrow as pa
+
+
+def _column(values: list[Any]) -> pa.Array:
+    try:
+        array = pa.array(values, from_pandas=True)
+    except (pa.ArrowInvalid, pa.ArrowTypeError, OverflowError):
+        # legacy databases mix types in one column (SQLite affinity, free-text numbers): keep as text
+        return pa.array([None if v is None else str(v) for v in values], type=pa.string())
+    if pa.types.is_decimal(array.type):
+        return array.cast(pa.float64())
+    if pa.types.is_null(array.type):
+        return array.cast(pa.string())
+    return array
+
+
+def rows_to_table(columns: Sequence[str], rows: Sequence[Sequence[Any]]) -> pa.Table:
+    """Row tuples (as DB-API cursors return them) -> an Arrow table, one typed column each."""
+    if not rows:
+        return pa.table({c: pa.array([], type=pa.string()) for c in columns})
+    transposed = list(zip(*rows))
+    return pa.table({name: _column(list(values)) for name, values in zip(columns, transposed)})
+
+
+def dicts_to_table(records: Sequence[Mapping[str, Any]]) -> pa.Table:
+    """Flat dicts (possibly with different keys) -> an Arrow table over the union of keys."""
+    names: dict[str, None] = {}
+    for record in records:
+        for key in record:
+            names.setdefault(key, None)
+    return pa.table({name: _column([r.get(name) for r in records]) for name in names})
+
+
+def _is_scalar(value: Any) -> bool:
+    return value is None or isinstance(value, (str, int, float, bool, Decimal, date, datetime, time, bytes))
+
+
+def flatten_nested(document: Mapping[str, Any], path: str) -> list[dict[str, Any]]:
+    """Rows for the records at ``path`` (``A/B/C``) in a nested dict/list document.
+
+    A row holds the record's scalar fields by name, its nested one-level mappings dotted
+    (``Address.City``), and every ancestor's scalar fields prefixed with the ancestor's name
+    (``PurchaseOrder.PONumber``), so header and lines flatten into separate streams.
+    """
+    steps = [p for p in path.split("/") if p]
+    rows: list[dict[str, Any]] = []
+
+    def scalars(node: Mapping[str, Any], prefix: str = "") -> dict[str, Any]:
+        out: dict[str, Any] = {}
+        for key, value in node.items():
+            if _is_scalar(value):
+                out[prefix + key] = value
+            elif isinstance(value, Mapping) and not prefix:
+                for sub_key, sub_value in value.items():
+                    if _is_scalar(sub_value):
+                        out[f"{prefix}{key}.{sub_key}"] = sub_value
+        return out
+
+    def walk(node: Any, depth: int, context: dict[str, Any]) -> None:
+        if node is None:
+            return
+        items: Iterable[Any] = node if isinstance(node, list) else [node]
+        step = steps[depth]
+        for item in items:
+            if not isinstance(item, Mapping):
+                continue
+            child = item.get(step)
+            if child is None:
+                continue
+            children = child if isinstance(child, list) else [child]
+            for record in children:
+                if not isinstance(record, Mapping):
+                    continue
+                if depth == len(steps) - 1:
+                    rows.append({**context, **scalars(record)})
+                else:
+                    walk(record, depth + 1, {**context, **{f"{step}.{k}": v for k, v in scalars(record).items()}})
+
+    walk(document, 0, {})
+    return rows

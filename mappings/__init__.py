@@ -1,0 +1,1 @@
+"""Map: the canonical model, the mapping engine, named legacy transforms and shipped specs."""

@@ -1,0 +1,302 @@
+"""Named legacy transforms, referenced by name from mapping specs.
+
+Each transform takes a pandas Series (one source column, a whole batch) and its argument from the
+spec, and returns a ``Step``: the new Series and, where it can fail, a boolean mask of the rows it
+could not transform with the reason. Everything is vectorized; no transform loops over rows.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import date
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+SENTINEL_DATES = ("1900-01-01", "1899-12-30", "1899-12-31", "0001-01-01", "9999-12-31")
+TRUE_WORDS = ("1", "Y", "YES", "TRUE", "T", "X")
+FALSE_WORDS = ("0", "N", "NO", "FALSE", "F")
+
+
+@dataclass
+class Step:
+    """Result of one transform over a batch column."""
+
+    values: pd.Series
+    failed: pd.Series | None = None  # True where the row could not be transformed
+    reason: str = ""
+
+
+@dataclass(frozen=True)
+class Transform:
+    """A named transform: the function, how its argument is checked, and a one-line doc."""
+
+    name: str
+    func: Callable[[pd.Series, Any], Step]
+    check_arg: Callable[[Any], str | None]
+    doc: str
+
+
+# ---------------------------------------------------------------- helpers
+
+def is_text(s: pd.Series) -> bool:
+    """True for string-like columns (pandas str/string dtypes or object)."""
+    return pd.api.types.is_string_dtype(s.dtype) or s.dtype == object
+
+
+def _scalar_text(value: Any) -> str:
+    if isinstance(value, float) and value.is_integer():
+        return str(int(value))
+    if isinstance(value, (date,)):
+        return value.isoformat()
+    return str(value)
+
+
+def blank_to_na(s: pd.Series) -> pd.Series:
+    """Empty and all-blank strings become missing."""
+    if not is_text(s):
+        return s
+    text = s.astype("string")
+    return text.mask(text.str.strip() == "")
+
+
+def as_text(s: pd.Series) -> pd.Series:
+    """Render any column as text; integral floats lose their trailing ``.0``."""
+    if s.dtype == object:
+        # mixed columns (legacy free-text, driver objects) are rare and small: element by element
+        return s.map(_scalar_text, na_action="ignore").astype("string")
+    if is_text(s):
+        return s.astype("string")
+    if pd.api.types.is_bool_dtype(s.dtype):
+        return s.astype("string")
+    if pd.api.types.is_float_dtype(s.dtype):
+        integral = s.notna() & np.isfinite(s) & (s == np.floor(s)) & (s.abs() < 2**53)
+        out = s.astype("string")
+        if integral.any():
+            out = out.mask(integral, s.where(integral).astype("Int64").astype("string"))
+        return out
+    if pd.api.types.is_datetime64_any_dtype(s.dtype):
+        return s.dt.strftime("%Y-%m-%d").astype("string")
+    return s.astype("string")
+
+
+def as_number(s: pd.Series) -> Step:
+    """Parse a column as numbers; non-empty values that are not numbers fail."""
+    if pd.api.types.is_numeric_dtype(s.dtype) and not pd.api.types.is_bool_dtype(s.dtype):
+        return Step(s.astype("float64"))
+    text = blank_to_na(as_text(s))
+    numbers = pd.to_numeric(text.str.strip(), errors="coerce").astype("float64")
+    failed = text.notna() & numbers.isna()
+    return Step(numbers, failed, "not a number")
+
+
+def as_datetime(s: pd.Series, fmt: str | None = None) -> Step:
+    """Parse a column as timestamps (ISO 8601 unless ``fmt`` is given); unparseable values fail."""
+    if pd.api.types.is_datetime64_any_dtype(s.dtype):
+        return Step(s)
+    if s.dtype == object and not s.dropna().empty and all(isinstance(v, date) for v in s.dropna().head(50)):
+        values = pd.to_datetime(s, errors="coerce")
+        return Step(values, s.notna() & values.isna(), "not a date")
+    text = blank_to_na(as_text(s))
+    values = pd.to_datetime(text.str.strip(), format=fmt or "ISO8601", errors="coerce")
+    return Step(values, text.notna() & values.isna(), f"does not match the date format {fmt or 'ISO 8601'}")
+
+
+# ---------------------------------------------------------------- argument checks
+
+def _no_arg(arg: Any) -> str | None:
+    return None if arg is None else "takes no argument"
+
+
+def _int_arg(arg: Any) -> str | None:
+    return None if isinstance(arg, int) and not isinstance(arg, bool) and arg >= 0 else "needs a whole number >= 0"
+
+
+def _number_arg(arg: Any) -> str | None:
+    return None if isinstance(arg, (int, float)) and not isinstance(arg, bool) else "needs a number"
+
+
+def _text_arg(arg: Any) -> str | None:
+    return None if isinstance(arg, str) and arg else "needs a non-empty text"
+
+
+def _optional_text_arg(arg: Any) -> str | None:
+    return None if arg is None or (isinstance(arg, str) and arg) else "needs a format text (strptime) or nothing"
+
+
+def _any_scalar(arg: Any) -> str | None:
+    return None if arg is None or isinstance(arg, (str, int, float, bool, date)) else "needs a scalar value"
+
+
+def _code_map_arg(arg: Any) -> str | None:
+    if not isinstance(arg, dict) or "map" not in arg:
+        return "needs {map: {code: value}, default: value}"
+    unknown = set(arg) - {"map", "default"}
+    if unknown:
+        return f"unknown keys {sorted(unknown)}; valid: map, default"
+    if not isinstance(arg["map"], dict) or not arg["map"]:
+        return "map must be a non-empty mapping of source code to canonical value"
+    return None
+
+
+def _bool_arg(arg: Any) -> str | None:
+    if arg is None:
+        return None
+    if not isinstance(arg, dict) or set(arg) - {"true", "false", True, False}:
+        return "needs {true: [...], false: [...]} or nothing"
+    return None
+
+
+def _dates_arg(arg: Any) -> str | None:
+    if arg is None:
+        return None
+    if not isinstance(arg, list) or not all(isinstance(d, (str, date)) for d in arg):
+        return "needs a list of dates (YYYY-MM-DD) or nothing"
+    return None
+
+
+# ---------------------------------------------------------------- transforms
+
+def strip_padding(s: pd.Series, _arg=None) -> Step:
+    if not is_text(s):
+        return Step(s)
+    return Step(blank_to_na(s.astype("string").str.strip()))
+
+
+def strip_leading_zeros(s: pd.Series, _arg=None) -> Step:
+    text = blank_to_na(as_text(s))
+    stripped = text.str.lstrip("0")
+    return Step(stripped.mask(text.notna() & (stripped == ""), "0"))
+
+
+def pad_leading_zeros(s: pd.Series, width: int) -> Step:
+    return Step(blank_to_na(as_text(s)).str.zfill(width))
+
+
+def upper(s: pd.Series, _arg=None) -> Step:
+    return Step(as_text(s).str.upper())
+
+
+def lower(s: pd.Series, _arg=None) -> Step:
+    return Step(as_text(s).str.lower())
+
+
+def to_text(s: pd.Series, _arg=None) -> Step:
+    return Step(blank_to_na(as_text(s)))
+
+
+def to_number(s: pd.Series, _arg=None) -> Step:
+    return as_number(s)
+
+
+def implied_decimals(s: pd.Series, places: int) -> Step:
+    step = as_number(s)
+    return Step(step.values / (10**places), step.failed, step.reason)
+
+
+def negate(s: pd.Series, _arg=None) -> Step:
+    step = as_number(s)
+    return Step(-step.values, step.failed, step.reason)
+
+
+def multiply(s: pd.Series, factor: float) -> Step:
+    step = as_number(s)
+    return Step(step.values * factor, step.failed, step.reason)
+
+
+def jde_julian_date(s: pd.Series, _arg=None) -> Step:
+    """JD Edwards CYYDDD: C = centuries after 1900, YY year, DDD day of year; 0 means no date."""
+    step = as_number(s)
+    numbers = step.values
+    failed = step.failed if step.failed is not None else pd.Series(False, index=s.index)
+    present = numbers.notna() & (numbers != 0)
+    whole = present & (numbers == np.floor(numbers)) & (numbers > 0)
+    year = (1900 + (numbers // 1000)).where(whole)
+    day = (numbers % 1000).where(whole)
+    leap = _is_leap(year)
+    valid = whole & (day >= 1) & ((day <= 365) | ((day == 366) & leap))
+    base = pd.to_datetime((year.where(valid).fillna(1970)).astype("int64").astype("string") + "-01-01")
+    dates = (base + pd.to_timedelta(day.where(valid).fillna(1) - 1, unit="D")).where(valid)
+    bad = (present & ~valid) | failed
+    return Step(dates, bad, "not a JD Edwards Julian date (CYYDDD)")
+
+
+def _is_leap(year: pd.Series) -> pd.Series:
+    y = year.fillna(1).astype("int64")
+    return ((y % 4 == 0) & (y % 100 != 0)) | (y % 400 == 0)
+
+
+def parse_date(s: pd.Series, fmt: str | None) -> Step:
+    step = as_datetime(s, fmt)
+    return Step(step.values.dt.normalize(), step.failed, step.reason)
+
+
+def parse_datetime(s: pd.Series, fmt: str | None) -> Step:
+    return as_datetime(s, fmt)
+
+
+def sentinel_date_to_null(s: pd.Series, dates: list | None) -> Step:
+    sentinels = [str(d) for d in (dates or SENTINEL_DATES)]
+    if pd.api.types.is_datetime64_any_dtype(s.dtype):
+        day = s.dt.strftime("%Y-%m-%d")
+    else:
+        day = as_text(s).str.strip().str[:10]
+    return Step(s.mask(day.isin(sentinels)))
+
+
+def code_map(s: pd.Series, arg: dict) -> Step:
+    mapping = {str(k).strip(): v for k, v in arg["map"].items()}
+    text = blank_to_na(as_text(s)).str.strip()
+    mapped = text.map(mapping)
+    if "default" in arg:
+        return Step(mapped.where(text.isna() | text.isin(list(mapping)), arg["default"]))
+    failed = text.notna() & ~text.isin(list(mapping))
+    return Step(mapped, failed, f"code not in the map (known codes: {', '.join(sorted(mapping))})")
+
+
+def to_bool(s: pd.Series, arg: dict | None) -> Step:
+    if pd.api.types.is_bool_dtype(s.dtype):
+        return Step(s.astype("boolean"))
+    truthy = [str(v).upper() for v in ((arg or {}).get("true") or (arg or {}).get(True) or TRUE_WORDS)]
+    falsy = [str(v).upper() for v in ((arg or {}).get("false") or (arg or {}).get(False) or FALSE_WORDS)]
+    text = blank_to_na(as_text(s)).str.strip().str.upper()
+    out = pd.Series(pd.NA, index=s.index, dtype="boolean")
+    out = out.mask(text.isin(truthy), True).mask(text.isin(falsy), False)
+    failed = text.notna() & ~text.isin(truthy + falsy)
+    return Step(out, failed, f"not a yes/no value (true: {truthy}, false: {falsy})")
+
+
+def default(s: pd.Series, value: Any) -> Step:
+    return Step(blank_to_na(s).fillna(value) if is_text(s) else s.fillna(value))
+
+
+def prefix(s: pd.Series, text: str) -> Step:
+    values = blank_to_na(as_text(s))
+    return Step(text + values)
+
+
+TRANSFORMS: dict[str, Transform] = {
+    t.name: t
+    for t in (
+        Transform("strip_padding", strip_padding, _no_arg, "trim CHAR padding"),
+        Transform("strip_leading_zeros", strip_leading_zeros, _no_arg, "000123 -> 123"),
+        Transform("pad_leading_zeros", pad_leading_zeros, _int_arg, "123 -> 000123 (argument: width)"),
+        Transform("upper", upper, _no_arg, "upper case"),
+        Transform("lower", lower, _no_arg, "lower case"),
+        Transform("to_text", to_text, _no_arg, "numbers as text without .0"),
+        Transform("to_number", to_number, _no_arg, "parse a decimal"),
+        Transform("implied_decimals", implied_decimals, _int_arg, "12345 with 2 -> 123.45"),
+        Transform("negate", negate, _no_arg, "-x"),
+        Transform("multiply", multiply, _number_arg, "x * factor"),
+        Transform("jde_julian_date", jde_julian_date, _no_arg, "JD Edwards CYYDDD -> date"),
+        Transform("parse_date", parse_date, _optional_text_arg, "text -> date (strptime format or ISO)"),
+        Transform("parse_datetime", parse_datetime, _optional_text_arg, "text -> timestamp"),
+        Transform("sentinel_date_to_null", sentinel_date_to_null, _dates_arg, "1900-01-01 and friends -> empty"),
+        Transform("code_map", code_map, _code_map_arg, "source code -> canonical value"),
+        Transform("to_bool", to_bool, _bool_arg, "yes/no -> boolean"),
+        Transform("default", default, _any_scalar, "fill empty values"),
+        Transform("prefix", prefix, _text_arg, "prepend text"),
+    )
+}

@@ -1,0 +1,117 @@
+"""Warehouse: migrations equal the model, upserts are idempotent, bookmarks move only with a load."""
+
+import json
+from datetime import datetime
+
+import pandas as pd
+import pytest
+from alembic.autogenerate import compare_metadata
+from alembic.runtime.migration import MigrationContext
+
+from threadline.publish import publish_exceptions
+from threadline.warehouse import schema
+from threadline.warehouse.store import open_warehouse
+
+
+@pytest.fixture()
+def warehouse(tmp_path):
+    w = open_warehouse(f"sqlite:///{tmp_path / 'wh.sqlite'}")
+    yield w
+    w.dispose()
+
+
+def test_migrations_build_exactly_the_schema_of_the_model(warehouse):
+    with warehouse.engine.connect() as conn:
+        diff = compare_metadata(MigrationContext.configure(conn), schema.metadata)
+    assert diff == []
+
+
+def fx_rows(rate=1.1):
+    return pd.DataFrame({
+        "source_system": ["jde", "jde"], "source_key": ["EUR|USD|1", "GBP|USD|1"],
+        "from_currency": ["EUR", "GBP"], "to_currency": ["USD", "USD"],
+        "effective_date": pd.to_datetime(["2026-01-01", "2026-01-01"]), "rate": [rate, 1.3],
+        "run_id": ["R1", "R1"], "extracted_at": [datetime(2026, 1, 2)] * 2, "record_hash": [f"{rate}", "b"],
+    })
+
+
+def test_upsert_is_idempotent_and_keeps_the_lineage_of_unchanged_rows(warehouse):
+    empty = pd.DataFrame(columns=["source_key", "field", "check", "record", "column", "raw_value", "reason"])
+    for run_id in ("R1", "R2"):
+        warehouse.load_batch(entity="fx_rate", rows=fx_rows().assign(run_id=run_id), quarantined=empty,
+                             source="jde", stream="fx", run_id=run_id, bookmark={"CXEFT": 126001})
+    table = warehouse.read_entity("fx_rate")
+    assert len(table) == 2 and set(table["run_id"]) == {"R1"}
+    warehouse.load_batch(entity="fx_rate", rows=fx_rows(rate=1.2).assign(run_id="R3"), quarantined=empty,
+                         source="jde", stream="fx", run_id="R3", bookmark={"CXEFT": 126002})
+    table = warehouse.read_entity("fx_rate").set_index("source_key")
+    assert table.loc["EUR|USD|1", "rate"] == 1.2 and table.loc["EUR|USD|1", "run_id"] == "R3"
+    assert table.loc["GBP|USD|1", "run_id"] == "R1"
+    assert warehouse.get_bookmark("jde", "fx") == {"CXEFT": 126002}
+
+
+def test_the_bookmark_does_not_move_when_the_load_fails(warehouse):
+    empty = pd.DataFrame(columns=["source_key", "field", "check", "record", "column", "raw_value", "reason"])
+    warehouse.load_batch(entity="fx_rate", rows=fx_rows(), quarantined=empty, source="jde", stream="fx",
+                         run_id="R1", bookmark={"CXEFT": 126001})
+    broken = fx_rows(rate=2.0).assign(run_id=None)  # run_id is NOT NULL: the insert fails mid-transaction
+    with pytest.raises(Exception):
+        warehouse.load_batch(entity="fx_rate", rows=broken, quarantined=empty, source="jde", stream="fx",
+                             run_id="R2", bookmark={"CXEFT": 126999})
+    assert warehouse.get_bookmark("jde", "fx") == {"CXEFT": 126001}
+    assert set(warehouse.read_entity("fx_rate")["rate"]) == {1.1, 1.3}
+
+
+def finding(exception_id, rule="LNK-001", evidence="{}"):
+    return {"exception_id": exception_id, "rule_id": rule, "severity": "error", "site": "NORTH",
+            "subject_entity": "po_line", "subject_source_system": "jde", "subject_source_key": exception_id,
+            "wo_number": "1", "op_seq": None, "po_number": "4711", "line_number": "1",
+            "summary": f"gap {exception_id}", "evidence": evidence}
+
+
+def events(warehouse):
+    return warehouse.read_table(schema.exception_event, order_by=schema.exception_event.c.event_id)
+
+
+def test_exception_lifecycle_open_seen_cleared_and_reopened(warehouse):
+    rules = {"LNK-001"}
+    counts = publish_exceptions(warehouse, pd.DataFrame([finding("EX-a"), finding("EX-b")]), run_id="R1", rules_run=rules)
+    assert counts["new"] == 2 and counts["open"] == 2
+    # the same findings again change nothing but last_seen
+    counts = publish_exceptions(warehouse, pd.DataFrame([finding("EX-a"), finding("EX-b")]), run_id="R2", rules_run=rules)
+    assert counts["new"] == 0 and len(events(warehouse)) == 2
+    table = warehouse.read_table(schema.exception).set_index("exception_id")
+    assert table.loc["EX-a", "first_seen_run"] == "R1" and table.loc["EX-a", "last_seen_run"] == "R2"
+    # EX-b disappears: cleared by data
+    counts = publish_exceptions(warehouse, pd.DataFrame([finding("EX-a")]), run_id="R3", rules_run=rules)
+    assert counts["cleared_by_data"] == 1
+    table = warehouse.read_table(schema.exception).set_index("exception_id")
+    assert (table.loc["EX-b", "status"], table.loc["EX-b", "resolution"]) == ("resolved", "cleared_by_data")
+    # ... and comes back: reopened, with the whole story in the events
+    counts = publish_exceptions(warehouse, pd.DataFrame([finding("EX-a"), finding("EX-b")]), run_id="R4", rules_run=rules)
+    assert counts["reopened"] == 1
+    story = events(warehouse)
+    story_b = story[story["exception_id"] == "EX-b"]
+    assert list(zip(story_b["from_status"].fillna("-"), story_b["to_status"])) == [
+        ("-", "open"), ("open", "resolved"), ("resolved", "open")]
+
+
+def test_exceptions_of_rules_that_did_not_run_are_not_cleared(warehouse):
+    publish_exceptions(warehouse, pd.DataFrame([finding("EX-a")]), run_id="R1", rules_run={"LNK-001"})
+    publish_exceptions(warehouse, pd.DataFrame([finding("EX-z", rule="TRC-001")]), run_id="R2", rules_run={"TRC-001"})
+    table = warehouse.read_table(schema.exception).set_index("exception_id")
+    assert table.loc["EX-a", "status"] == "open"
+
+
+def test_a_waived_exception_reopens_when_its_evidence_changes(warehouse):
+    publish_exceptions(warehouse, pd.DataFrame([finding("EX-a", evidence='{"qty": 1}')]), run_id="R1",
+                       rules_run={"LNK-001"})
+    with warehouse.engine.begin() as conn:
+        conn.execute(schema.exception.update().values(status="waived"))
+    publish_exceptions(warehouse, pd.DataFrame([finding("EX-a", evidence='{"qty": 1}')]), run_id="R2",
+                       rules_run={"LNK-001"})
+    assert warehouse.read_table(schema.exception)["status"].tolist() == ["waived"]
+    publish_exceptions(warehouse, pd.DataFrame([finding("EX-a", evidence='{"qty": 2}')]), run_id="R3",
+                       rules_run={"LNK-001"})
+    assert warehouse.read_table(schema.exception)["status"].tolist() == ["open"]
+    assert json.loads(warehouse.read_table(schema.exception)["evidence"][0]) == {"qty": 2}

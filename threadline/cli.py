@@ -1,0 +1,402 @@
+"""The ``threadline`` command line.
+
+Every listing takes ``--json`` for scripts. Errors threadline expects (bad config, unreachable
+source, invalid mapping) are printed as one clear message, not a traceback; the exit code is 2 for
+fatal errors and 75 (EX_TEMPFAIL) for transient ones that a retry may fix.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import sys
+from datetime import datetime
+from pathlib import Path
+from typing import Any, Optional
+
+import typer
+from rich.console import Console
+from rich.progress import BarColumn, Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
+from rich.table import Table
+from rich.text import Text
+
+from threadline.errors import EXPECTED_ERRORS, is_transient
+
+app = typer.Typer(help="threadline: keeps work orders and purchase orders linked, costed and traceable.",
+                  no_args_is_help=True, add_completion=False)
+db_app = typer.Typer(help="Warehouse schema.", no_args_is_help=True)
+runs_app = typer.Typer(help="The run log.", no_args_is_help=True)
+rules_app = typer.Typer(help="The rule catalogue.", no_args_is_help=True)
+exceptions_app = typer.Typer(help="Reconciliation exceptions.", no_args_is_help=True)
+quarantine_app = typer.Typer(help="Rows that could not be mapped or failed a check.", no_args_is_help=True)
+mappings_app = typer.Typer(help="Mapping specs.", no_args_is_help=True)
+for sub, name in ((db_app, "db"), (runs_app, "runs"), (rules_app, "rules"), (exceptions_app, "exceptions"),
+                  (quarantine_app, "quarantine"), (mappings_app, "mappings")):
+    app.add_typer(sub, name=name)
+
+console = Console()
+err_console = Console(stderr=True)
+
+JsonOption = typer.Option(False, "--json", help="print JSON instead of a table")
+
+
+class _State:
+    config_path: Optional[Path] = None
+
+
+state = _State()
+
+
+@app.callback()
+def _global(config: Optional[Path] = typer.Option(
+        None, "--config", "-c", help="threadline.yaml (default: $THREADLINE_CONFIG, then ./threadline.yaml)")):
+    state.config_path = config
+
+
+def _config(check_specs: bool = True):
+    from threadline.config import load_config
+
+    return load_config(state.config_path, check_specs=check_specs)
+
+
+def _warehouse(migrate: bool = False):
+    from threadline.warehouse.store import open_warehouse
+
+    config = _config(check_specs=False)
+    return config, open_warehouse(config.warehouse.resolved_url(), migrate=migrate)
+
+
+def _print_json(payload: Any) -> None:
+    typer.echo(json.dumps(payload, indent=2, default=str))
+
+
+def _frame_records(frame) -> list[dict[str, Any]]:
+    return json.loads(frame.to_json(orient="records", date_format="iso"))
+
+
+def _table(title: str, columns: list[str], rows: list[list[Any]]) -> Table:
+    table = Table(title=title, title_justify="left")
+    for column in columns:
+        table.add_column(column, overflow="fold")
+    for row in rows:
+        table.add_row(*["" if v is None or v != v else str(v) for v in row])
+    return table
+
+
+class RichReporter:
+    """Progress bars per stream while the pipeline runs."""
+
+    def __init__(self, progress: Progress):
+        self.progress = progress
+        self.tasks: dict[tuple[str, str], Any] = {}
+
+    def stage(self, name: str) -> None:
+        self.progress.console.print(f"[bold]{name}[/bold]")
+
+    def stream_started(self, source: str, stream: str) -> None:
+        self.tasks[(source, stream)] = self.progress.add_task(f"{source}.{stream}", total=None)
+
+    def batch_loaded(self, source: str, stream: str, rows: int) -> None:
+        self.progress.advance(self.tasks[(source, stream)], rows)
+
+    def stream_finished(self, result) -> None:
+        task = self.tasks[(result.source, result.stream)]
+        self.progress.update(task, total=result.rows_read, completed=result.rows_read,
+                             description=f"{result.source}.{result.stream} [{result.status}]")
+
+
+def _progress() -> Progress:
+    return Progress(SpinnerColumn(), TextColumn("{task.description:<40}"), BarColumn(),
+                    TextColumn("{task.completed:>10,.0f} rows"), TimeElapsedColumn(), console=err_console,
+                    transient=False, disable=not err_console.is_terminal and os.environ.get("CI") == "true")
+
+
+def _print_run(result, config_path: Path | None) -> None:
+    rows = [[s.source, s.stream, s.entity, s.rows_read, s.rows_landed, s.rows_mapped, s.rows_quarantined,
+             s.rows_loaded, s.status] for s in result.streams]
+    console.print(_table(f"Run {result.run_id}: rows per stage", [
+        "source", "stream", "entity", "read", "landed", "mapped", "quarantined", "loaded", "status"], rows))
+    if result.findings_by_rule:
+        from reconciliation.catalogue import CATALOGUE
+
+        console.print(_table("Exceptions per rule", ["rule", "severity", "count", "title"], [
+            [r, CATALOGUE[r].severity, n, CATALOGUE[r].title] for r, n in result.findings_by_rule.items()]))
+    if result.costliest:
+        console.print(_table("Costliest work orders (reporting currency)",
+                             ["site", "wo", "kind", "actual", "estimate", "incomplete"],
+                             [[c["site"], c["wo_number"], c["kind"], f"{c['actual_cost']:,.2f}",
+                               f"{(c['estimate_cost'] or 0):,.2f}", c["incomplete"]] for c in result.costliest]))
+    if result.status != "succeeded":
+        err_console.print(Text(f"run {result.status}: ", style="red") + Text(str(result.error)))
+        return
+    for name, path in result.reports.items():
+        console.print(f"gap report ({name}): {path}")
+    if config_path:
+        console.print(f"next: threadline --config {config_path} exceptions list")
+
+
+# ------------------------------------------------------------------ demo
+
+@app.command()
+def demo(scale: int = typer.Option(1000, min=10, help="number of work orders in the demo plant"),
+         out: Path = typer.Option(Path("threadline-demo"), help="folder for the landscape, warehouse and reports"),
+         seed: int = typer.Option(7, help="random seed; the same seed builds the same plant"),
+         as_json: bool = JsonOption):
+    """Build the demo landscape, start its legacy ERP service, run the whole pipeline and summarize."""
+    from threadline.config import load_config
+    from threadline.demo.erp_service import start_erp_service
+    from threadline.demo.landscape import build_landscape
+    from threadline.pipeline import run_pipeline
+
+    out = out.resolve()
+    err_console.print(f"building the demo plant ({scale:,} work orders) in {out}")
+    landscape = build_landscape(out, scale=scale, seed=seed)
+    os.environ.update(landscape.env)
+    config = load_config(landscape.config_path)
+    with start_erp_service(out / "legacy_erp", username="threadline",
+                           password=landscape.env["THREADLINE_DEMO_ERP_PASSWORD"], port=landscape.erp_port):
+        with _progress() as progress:
+            result = run_pipeline(config, reporter=RichReporter(progress), command="demo")
+    if as_json:
+        _print_json({**result.summary(), "streams": [s.log_row() for s in result.streams],
+                     "costliest": result.costliest, "config": str(landscape.config_path),
+                     "manifest": str(landscape.manifest_path)})
+    else:
+        _print_run(result, landscape.config_path)
+        console.print(f"demo manifest of planted defects: {landscape.manifest_path}")
+    if result.status != "succeeded":
+        raise typer.Exit(1)
+
+
+@app.command("demo-erp")
+def demo_erp(out: Path = typer.Option(Path("threadline-demo"), help="folder `threadline demo` built")):
+    """Serve the demo's legacy ERP web service in the foreground (for `threadline run` on the demo)."""
+    import time
+    from urllib.parse import urlparse
+
+    from threadline.demo.erp_service import start_erp_service
+
+    from threadline.config import load_config
+
+    config = load_config(out / "threadline.yaml", check_specs=False)
+    soap = next(s for s in config.sources if s.kind == "soap")
+    port = urlparse(soap.connection["endpoint"]).port
+    password = os.environ.get(soap.connection["password_env"])
+    if password is None:
+        env_file = config.base_dir / "demo.env"
+        raise typer.BadParameter(f"export the variables in {env_file} first: set -a; . {env_file}; set +a")
+    with start_erp_service(config.base_dir / "legacy_erp", username=soap.connection["username"],
+                           password=password, port=port) as service:
+        console.print(f"legacy ERP service at {service.url} (Ctrl-C stops it)")
+        try:
+            while True:
+                time.sleep(1)
+        except KeyboardInterrupt:
+            pass
+
+
+# ------------------------------------------------------------------ run and check
+
+@app.command()
+def run(source: list[str] = typer.Option(None, "--source", "-s", help="only this source (repeatable)"),
+        full: bool = typer.Option(False, "--full", help="ignore bookmarks and read everything again"),
+        as_json: bool = JsonOption):
+    """Run the pipeline: extract, land, map, validate, load, reconcile, publish."""
+    from threadline.pipeline import run_pipeline
+
+    config = _config()
+    with _progress() as progress:
+        result = run_pipeline(config, sources=source or None, full=full, reporter=RichReporter(progress))
+    if as_json:
+        _print_json({**result.summary(), "streams": [s.log_row() for s in result.streams],
+                     "costliest": result.costliest})
+    else:
+        _print_run(result, None)
+    if result.status != "succeeded":
+        raise typer.Exit(1)
+
+
+@app.command()
+def check(as_json: bool = JsonOption):
+    """Validate the config and mapping specs and test that every source answers."""
+    from connectors import connector_class
+
+    config = _config()
+    results = []
+    for source in config.sources:
+        try:
+            with connector_class(source.kind)(source.name, config.connection_settings(source)) as connector:
+                problems = connector.check()
+        except EXPECTED_ERRORS as exc:
+            problems = [str(exc)]
+        results.append({"source": source.name, "kind": source.kind, "ok": not problems, "problems": problems})
+    if as_json:
+        _print_json(results)
+    else:
+        for r in results:
+            mark = "[green]ok[/green]" if r["ok"] else "[red]FAILED[/red]"
+            console.print(f"{r['source']} ({r['kind']}): {mark}")
+            for p in r["problems"]:
+                console.print(f"  - {p}")
+    if not all(r["ok"] for r in results):
+        raise typer.Exit(1)
+
+
+# ------------------------------------------------------------------ db
+
+@db_app.command("upgrade")
+def db_upgrade():
+    """Create or migrate the warehouse schema to the newest revision."""
+    from threadline.warehouse.db import current_revision
+
+    config, warehouse = _warehouse(migrate=True)
+    console.print(f"warehouse at revision {current_revision(warehouse.engine)}")
+
+
+@db_app.command("current")
+def db_current():
+    """Show the warehouse schema revision."""
+    from threadline.warehouse.db import current_revision, head_revision
+
+    _, warehouse = _warehouse()
+    console.print(f"warehouse revision {current_revision(warehouse.engine)} (newest {head_revision()})")
+
+
+# ------------------------------------------------------------------ listings
+
+@runs_app.command("list")
+def runs_list(limit: int = typer.Option(20, help="most recent runs to show"), as_json: bool = JsonOption):
+    """Runs with rows per stage, control sums and timings per source and stream."""
+    from threadline.warehouse import schema
+
+    _, warehouse = _warehouse()
+    runs = warehouse.read_table(schema.run, order_by=schema.run.c.started_at.desc(), limit=limit)
+    streams = warehouse.read_table(schema.run_stream, schema.run_stream.c.run_id.in_(list(runs["run_id"])))
+    if as_json:
+        out = []
+        for r in _frame_records(runs):
+            r["summary"] = json.loads(r["summary"]) if r.get("summary") else None
+            r["streams"] = [dict(s, control_sums=json.loads(s["control_sums"]) if s["control_sums"] else None)
+                            for s in _frame_records(streams[streams["run_id"] == r["run_id"]])]
+            out.append(r)
+        _print_json(out)
+        return
+    for r in runs.itertuples():
+        s = streams[streams["run_id"] == r.run_id]
+        console.print(f"[bold]{r.run_id}[/bold] {r.command} {r.status} started {r.started_at} "
+                      f"finished {r.finished_at}" + (f"\n  error: {r.error}" if r.error else ""))
+        if not s.empty:
+            console.print(_table("", ["source", "stream", "read", "landed", "mapped", "quarantined", "loaded",
+                                      "seconds", "status"],
+                                 [[x.source, x.stream, x.rows_read, x.rows_landed, x.rows_mapped, x.rows_quarantined,
+                                   x.rows_loaded, f"{x.seconds_extract + x.seconds_map + x.seconds_validate + x.seconds_load:.2f}",
+                                   x.status] for x in s.itertuples()]))
+
+
+@rules_app.command("list")
+def rules_list(as_json: bool = JsonOption):
+    """The rule catalogue with descriptions and the tolerances in force."""
+    from reconciliation.catalogue import CATALOGUE
+
+    tolerances: dict[str, Any] = {}
+    disabled: list[str] = []
+    try:
+        config = _config(check_specs=False)
+        tolerances, disabled = config.rules.tolerances, config.rules.disabled
+    except EXPECTED_ERRORS:
+        if state.config_path:
+            raise
+    rows = [{"id": r.id, "severity": r.severity, "title": r.title, "description": r.description,
+             "subject": r.subject, "tolerances": {**r.tolerances, **tolerances.get(r.id, {})},
+             "enabled": r.id not in disabled} for r in CATALOGUE.values()]
+    if as_json:
+        _print_json(rows)
+        return
+    console.print(_table("Rule catalogue", ["id", "severity", "title", "tolerances", "enabled"],
+                         [[r["id"], r["severity"], r["title"], json.dumps(r["tolerances"]) if r["tolerances"] else "",
+                           r["enabled"]] for r in rows]))
+
+
+@exceptions_app.command("list")
+def exceptions_list(rule: Optional[str] = typer.Option(None, help="rule id, e.g. LNK-001"),
+                    severity: Optional[str] = typer.Option(None, help="error, warning or info"),
+                    status: Optional[str] = typer.Option(None, help="open, acknowledged, resolved or waived"),
+                    site: Optional[str] = typer.Option(None),
+                    limit: int = typer.Option(200, help="rows to show (0 = all)"),
+                    as_json: bool = JsonOption):
+    """Exceptions with their status, newest first."""
+    from threadline.warehouse import schema
+
+    _, warehouse = _warehouse()
+    t = schema.exception
+    where = [c for c, v in ((t.c.rule_id == rule, rule), (t.c.severity == severity, severity),
+                            (t.c.status == status, status), (t.c.site == site, site)) if v]
+    frame = warehouse.read_table(t, *where, order_by=[t.c.rule_id, t.c.exception_id], limit=limit or None)
+    if as_json:
+        records = _frame_records(frame)
+        for r in records:
+            r["evidence"] = json.loads(r["evidence"]) if r.get("evidence") else None
+        _print_json(records)
+        return
+    console.print(_table(f"Exceptions ({len(frame)})", ["id", "rule", "sev", "site", "status", "summary"],
+                         [[r.exception_id, r.rule_id, r.severity, r.site, r.status, r.summary]
+                          for r in frame.itertuples()]))
+
+
+@quarantine_app.command("list")
+def quarantine_list(source: Optional[str] = typer.Option(None), stream: Optional[str] = typer.Option(None),
+                    limit: int = typer.Option(200, help="rows to show (0 = all)"), as_json: bool = JsonOption):
+    """Quarantined rows with the check and the reason."""
+    from threadline.warehouse import schema
+
+    _, warehouse = _warehouse()
+    t = schema.quarantine
+    where = [c for c, v in ((t.c.source == source, source), (t.c.stream == stream, stream)) if v]
+    frame = warehouse.read_table(t, *where, order_by=[t.c.source, t.c.stream, t.c.source_key], limit=limit or None)
+    if as_json:
+        _print_json(_frame_records(frame))
+        return
+    console.print(_table(f"Quarantine ({len(frame)})", ["source", "stream", "key", "field", "raw", "reason", "seen"],
+                         [[r.source, r.stream, r.source_key, r.field, r.raw_value, r.reason, r.times_seen]
+                          for r in frame.itertuples()]))
+
+
+@mappings_app.command("check")
+def mappings_check(as_json: bool = JsonOption):
+    """Validate every mapping spec the config uses, reporting all problems at once."""
+    from mappings.spec import MappingSpecError, load_spec
+
+    config = _config(check_specs=False)
+    results = []
+    for source in config.sources:
+        for stream in config.stream_settings(source):
+            entry = {"source": source.name, "stream": stream.name, "spec": stream.mapping, "problems": []}
+            try:
+                spec = load_spec(config.resolve_mapping(stream.mapping))
+                entry["entity"] = spec.entity.name
+            except (MappingSpecError, FileNotFoundError) as exc:
+                entry["problems"] = getattr(exc, "problems", [str(exc)])
+            results.append(entry)
+    if as_json:
+        _print_json(results)
+    else:
+        for r in results:
+            mark = "[green]ok[/green]" if not r["problems"] else "[red]INVALID[/red]"
+            console.print(f"{r['source']}.{r['stream']} -> {r.get('entity', '?')} ({r['spec']}): {mark}")
+            for p in r["problems"]:
+                console.print(f"  - {p}")
+    if any(r["problems"] for r in results):
+        raise typer.Exit(1)
+
+
+def main() -> None:
+    """Console-script entry point."""
+    try:
+        app()
+    except EXPECTED_ERRORS as exc:
+        err_console.print(Text("error: ", style="red") + Text(str(exc)), highlight=False)
+        sys.exit(75 if is_transient(exc) else 2)
+
+
+if __name__ == "__main__":
+    main()

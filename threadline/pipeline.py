@@ -1,0 +1,354 @@
+"""The pipeline: extract -> land -> map -> validate -> load -> reconcile -> publish.
+
+The CLI and the Airflow DAGs call these functions. Per batch, the canonical rows, the quarantined
+rows and the new bookmark are committed together; ``landed = loaded + quarantined`` is checked for
+every batch and recorded in the run log with control sums and timings.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import secrets
+import time
+from collections.abc import Iterable, Iterator
+from dataclasses import asdict, dataclass, field
+from datetime import date, datetime
+from pathlib import Path
+from typing import Any, Protocol
+
+import pandas as pd
+import pyarrow as pa
+import pyarrow.compute as pc
+import pyarrow.parquet as pq
+
+from connectors import connector_class
+from connectors.base import Connector, ConnectorError, StreamSettings
+from mappings.canonical import ENTITIES
+from mappings.engine import map_batch
+from mappings.spec import MappingSpec, MappingSpecError, load_spec
+from threadline.config import Config, SourceConfig
+from threadline.errors import FatalError, ThreadlineError, TransientError
+from threadline.validate import validate_batch
+from threadline.warehouse import schema
+from threadline.warehouse.store import Warehouse, open_warehouse, upsert, utcnow
+
+
+class Reporter(Protocol):
+    """What the pipeline tells a progress display; every method is optional to act on."""
+
+    def stage(self, name: str) -> None: ...
+    def stream_started(self, source: str, stream: str) -> None: ...
+    def batch_loaded(self, source: str, stream: str, rows: int) -> None: ...
+    def stream_finished(self, result: "StreamResult") -> None: ...
+
+
+class SilentReporter:
+    def stage(self, name: str) -> None:
+        pass
+
+    def stream_started(self, source: str, stream: str) -> None:
+        pass
+
+    def batch_loaded(self, source: str, stream: str, rows: int) -> None:
+        pass
+
+    def stream_finished(self, result: "StreamResult") -> None:
+        pass
+
+
+@dataclass
+class StreamResult:
+    """Run-log figures of one stream in one run."""
+
+    run_id: str
+    source: str
+    stream: str
+    entity: str
+    status: str = "running"
+    batches: int = 0
+    rows_read: int = 0
+    rows_landed: int = 0
+    rows_mapped: int = 0
+    rows_quarantined: int = 0
+    rows_loaded: int = 0
+    control_sums: dict[str, dict[str, float]] = field(default_factory=lambda: {"read": {}, "loaded": {}})
+    bookmark_before: dict[str, Any] | None = None
+    bookmark_after: dict[str, Any] | None = None
+    seconds_extract: float = 0.0
+    seconds_map: float = 0.0
+    seconds_validate: float = 0.0
+    seconds_load: float = 0.0
+    started_at: datetime = field(default_factory=utcnow)
+    finished_at: datetime | None = None
+    error: str | None = None
+
+    def log_row(self) -> dict[str, Any]:
+        row = asdict(self)
+        for key in ("control_sums", "bookmark_before", "bookmark_after"):
+            row[key] = json.dumps(row[key], default=str) if row[key] is not None else None
+        return row
+
+
+@dataclass
+class RunResult:
+    """What one pipeline run did."""
+
+    run_id: str
+    status: str
+    streams: list[StreamResult]
+    findings_by_rule: dict[str, int] = field(default_factory=dict)
+    exceptions: dict[str, int] = field(default_factory=dict)
+    costliest: list[dict[str, Any]] = field(default_factory=list)
+    reports: dict[str, str] = field(default_factory=dict)
+    seconds: dict[str, float] = field(default_factory=dict)
+    error: str | None = None
+
+    def summary(self) -> dict[str, Any]:
+        totals = {k: sum(getattr(s, k) for s in self.streams) for k in
+                  ("rows_read", "rows_landed", "rows_mapped", "rows_quarantined", "rows_loaded")}
+        return {"run_id": self.run_id, "status": self.status, "totals": totals,
+                "findings_by_rule": self.findings_by_rule, "exceptions": self.exceptions,
+                "reports": self.reports, "seconds": self.seconds, "error": self.error}
+
+
+def new_run_id() -> str:
+    """Sortable and unique: UTC time plus random suffix."""
+    return utcnow().strftime("R%Y%m%dT%H%M%S") + "-" + secrets.token_hex(3)
+
+
+def _json_value(value: Any) -> Any:
+    if isinstance(value, (datetime, date, pd.Timestamp)):
+        return value.isoformat()
+    if hasattr(value, "item"):
+        return value.item()
+    return value
+
+
+def _last_bookmark(table: pa.Table, columns: list[str]) -> dict[str, Any] | None:
+    """The bookmark after a batch: its last row's bookmark columns (batches arrive ordered by them)."""
+    if not columns or table.num_rows == 0:
+        return None
+    last = table.slice(table.num_rows - 1, 1).select(columns).to_pylist()[0]
+    return {k: _json_value(v) for k, v in last.items()}
+
+
+def _numeric_sums(table: pa.Table, columns: Iterable[str]) -> dict[str, float]:
+    sums = {}
+    for name in columns:
+        if name in table.column_names and (pa.types.is_integer(table.schema.field(name).type)
+                                           or pa.types.is_floating(table.schema.field(name).type)):
+            sums[name] = float(pc.sum(table[name]).as_py() or 0.0)
+    return sums
+
+
+def _add(into: dict[str, float], more: dict[str, float]) -> None:
+    for key, value in more.items():
+        into[key] = round(into.get(key, 0.0) + value, 6)
+
+
+def _land(config: Config, warehouse: Warehouse, run_id: str, source: str, stream: str, batch_no: int,
+          table: pa.Table, extracted_at: datetime) -> None:
+    """Keep the raw batch exactly as extracted (Parquet) and register its hash."""
+    folder = config.landing_dir / source / stream / run_id
+    folder.mkdir(parents=True, exist_ok=True)
+    path = folder / f"batch-{batch_no:06d}.parquet"
+    pq.write_table(table, path)
+    digest = hashlib.sha256(path.read_bytes()).hexdigest()
+    with warehouse.engine.begin() as conn:
+        upsert(conn, schema.landed_batch, pd.DataFrame([{
+            "run_id": run_id, "source": source, "stream": stream, "batch_no": batch_no,
+            "extracted_at": extracted_at, "rows": table.num_rows, "payload_hash": digest, "path": str(path)}]))
+
+
+def _timed(iterator: Iterator[pa.Table], result: StreamResult) -> Iterator[pa.Table]:
+    while True:
+        started = time.perf_counter()
+        try:
+            batch = next(iterator)
+        except StopIteration:
+            result.seconds_extract += time.perf_counter() - started
+            return
+        result.seconds_extract += time.perf_counter() - started
+        yield batch
+
+
+def sync_stream(config: Config, warehouse: Warehouse, connector: Connector, source: SourceConfig,
+                stream: StreamSettings, spec: MappingSpec, run_id: str, *, full: bool = False,
+                reporter: Reporter | None = None) -> StreamResult:
+    """Extract, land, map, validate and load one stream; the bookmark moves with each committed batch."""
+    reporter = reporter or SilentReporter()
+    result = StreamResult(run_id, source.name, stream.name, spec.entity.name)
+    result.bookmark_before = None if full else warehouse.get_bookmark(source.name, stream.name)
+    warehouse.record_stream(result.log_row())
+    reporter.stream_started(source.name, stream.name)
+    decimal_fields = [f.name for f in spec.entity.fields if f.type == "decimal"]
+    try:
+        for batch_no, table in enumerate(_timed(connector.read(stream, result.bookmark_before), result), start=1):
+            extracted_at = utcnow()
+            result.batches = batch_no
+            result.rows_read += table.num_rows
+            _add(result.control_sums["read"], _numeric_sums(table, spec.source_columns))
+            _land(config, warehouse, run_id, source.name, stream.name, batch_no, table, extracted_at)
+            result.rows_landed += table.num_rows
+
+            started = time.perf_counter()
+            mapped = map_batch(spec, table.to_pandas(), source_system=source.name, run_id=run_id,
+                               extracted_at=extracted_at)
+            result.seconds_map += time.perf_counter() - started
+            result.rows_mapped += len(mapped.mapped)
+
+            started = time.perf_counter()
+            valid, invalid = validate_batch(spec.entity, mapped.mapped)
+            result.seconds_validate += time.perf_counter() - started
+            quarantined = pd.concat([mapped.quarantined, invalid], ignore_index=True) if not invalid.empty \
+                else mapped.quarantined
+
+            if len(valid) + len(quarantined) != table.num_rows:
+                raise FatalError(f"source {source.name!r}, stream {stream.name!r}, batch {batch_no}: "
+                                 f"{table.num_rows} rows landed but {len(valid)} loaded + {len(quarantined)} "
+                                 f"quarantined; nothing of this batch was loaded")
+            bookmark = _last_bookmark(table, stream.bookmark)
+            started = time.perf_counter()
+            loaded = warehouse.load_batch(entity=spec.entity.name, rows=valid, quarantined=quarantined,
+                                          source=source.name, stream=stream.name, run_id=run_id,
+                                          bookmark=bookmark)
+            result.seconds_load += time.perf_counter() - started
+            result.rows_loaded += loaded
+            result.rows_quarantined += len(quarantined)
+            _add(result.control_sums["loaded"], {f: float(valid[f].sum()) for f in decimal_fields})
+            if bookmark is not None:
+                result.bookmark_after = bookmark
+            reporter.batch_loaded(source.name, stream.name, table.num_rows)
+        result.status = "succeeded"
+    except (ConnectorError, MappingSpecError, ThreadlineError) as exc:
+        result.status = "failed"
+        result.error = str(exc)
+        raise
+    finally:
+        result.finished_at = utcnow()
+        if result.bookmark_after is None:
+            result.bookmark_after = result.bookmark_before
+        warehouse.record_stream(result.log_row())
+        reporter.stream_finished(result)
+    return result
+
+
+def extract_and_load(config: Config, warehouse: Warehouse, run_id: str, *, sources: Iterable[str] | None = None,
+                     full: bool = False, reporter: Reporter | None = None) -> tuple[list[StreamResult], list[str]]:
+    """Sync every enabled source (or the named ones); returns stream results and failure messages."""
+    wanted = set(sources) if sources else None
+    if wanted:
+        for name in wanted:
+            config.source(name)  # unknown names fail with the list of configured ones
+    results, failures = [], []
+    for source in config.sources:
+        if not source.enabled or (wanted and source.name not in wanted):
+            continue
+        try:
+            connector = connector_class(source.kind)(source.name, config.connection_settings(source))
+        except ConnectorError as exc:
+            failures.append(str(exc))
+            continue
+        with connector:
+            for stream in config.stream_settings(source):
+                spec = load_spec(config.resolve_mapping(stream.mapping))
+                try:
+                    results.append(sync_stream(config, warehouse, connector, source, stream, spec, run_id,
+                                               full=full, reporter=reporter))
+                except (ConnectorError, MappingSpecError, ThreadlineError) as exc:
+                    kind = "transient" if isinstance(exc, TransientError) or getattr(exc, "transient", False) \
+                        else "fatal"
+                    failures.append(f"[{kind}] {exc}")
+    return results, failures
+
+
+def read_canonical(warehouse: Warehouse) -> dict[str, pd.DataFrame]:
+    """Every canonical table as a DataFrame, for the rules."""
+    return {name: warehouse.read_entity(name) for name in ENTITIES}
+
+
+def reconcile_and_publish(config: Config, warehouse: Warehouse, run_id: str,
+                          reporter: Reporter | None = None) -> dict[str, Any]:
+    """Run the rules over the warehouse, publish exceptions and roll-ups, write the gap report."""
+    from reconciliation.catalogue import CATALOGUE
+    from reconciliation.engine import ReconcileSettings, reconcile
+    from threadline.publish import publish_exceptions, publish_rollup
+    from threadline.reports.gap import write_gap_report
+
+    reporter = reporter or SilentReporter()
+    seconds: dict[str, float] = {}
+    started = time.perf_counter()
+    reporter.stage("reconcile")
+    frames = read_canonical(warehouse)
+    as_of = config.rules.as_of or utcnow().date()
+    settings = ReconcileSettings(as_of=as_of, reporting_currency=config.reporting_currency,
+                                 tolerances=config.rules.tolerances, disabled=frozenset(config.rules.disabled))
+    result = reconcile(frames, settings)
+    seconds["reconcile"] = time.perf_counter() - started
+
+    started = time.perf_counter()
+    reporter.stage("publish")
+    rules_run = {r for r in CATALOGUE if r not in settings.disabled}
+    exception_counts = publish_exceptions(warehouse, result.findings, run_id=run_id, rules_run=rules_run)
+    publish_rollup(warehouse, result.rollup, result.cost_lines, run_id=run_id, as_of=as_of)
+    published = warehouse.read_table(schema.exception)
+    reports = write_gap_report(published, result.rollup, out_dir=config.reports_dir, run={
+        "run_id": run_id, "as_of": as_of.isoformat(), "finished_at": utcnow().isoformat(timespec="seconds"),
+        "reporting_currency": config.reporting_currency, "config": str(config.path)})
+    seconds["publish"] = time.perf_counter() - started
+
+    costliest = (result.rollup.sort_values("actual_cost", ascending=False).head(5)
+                 [["site", "wo_number", "kind", "actual_cost", "estimate_cost", "incomplete"]]
+                 .to_dict(orient="records") if not result.rollup.empty else [])
+    return {
+        "findings_by_rule": result.findings["rule_id"].value_counts().sort_index().to_dict()
+        if not result.findings.empty else {},
+        "exceptions": exception_counts,
+        "costliest": costliest,
+        "reports": {k: str(v) for k, v in reports.items()},
+        "seconds": seconds,
+    }
+
+
+def run_pipeline(config: Config, *, sources: Iterable[str] | None = None, full: bool = False,
+                 reporter: Reporter | None = None, command: str = "run", warehouse: Warehouse | None = None) -> RunResult:
+    """One whole run: sync the sources, then, if every stream succeeded, reconcile and publish.
+
+    When a stream fails, the run stops before reconciling: rules over partly refreshed data would
+    report gaps that are not there (or hide ones that are). The failures are in the result and the run log.
+    """
+    reporter = reporter or SilentReporter()
+    own_warehouse = warehouse is None
+    warehouse = warehouse or open_warehouse(config.warehouse.resolved_url())
+    run_id = new_run_id()
+    warehouse.start_run(run_id, command, str(config.path))
+    run = RunResult(run_id, "running", [])
+    try:
+        started = time.perf_counter()
+        reporter.stage("extract")
+        run.streams, failures = extract_and_load(config, warehouse, run_id, sources=sources, full=full,
+                                                 reporter=reporter)
+        run.seconds["extract_to_load"] = time.perf_counter() - started
+        if failures:
+            run.status = "failed"
+            run.error = "; ".join(failures) + " -- reconciliation skipped until every stream loads"
+        else:
+            published = reconcile_and_publish(config, warehouse, run_id, reporter)
+            run.findings_by_rule = published["findings_by_rule"]
+            run.exceptions = published["exceptions"]
+            run.costliest = published["costliest"]
+            run.reports = published["reports"]
+            run.seconds.update(published["seconds"])
+            run.status = "succeeded"
+    except BaseException as exc:
+        run.status = "failed"
+        run.error = str(exc) or type(exc).__name__
+        warehouse.finish_run(run_id, run.status, summary=run.summary(), error=run.error)
+        if own_warehouse:
+            warehouse.dispose()
+        raise
+    warehouse.finish_run(run_id, run.status, summary=run.summary(), error=run.error)
+    if own_warehouse:
+        warehouse.dispose()
+    return run

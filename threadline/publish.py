@@ -1,0 +1,112 @@
+"""Publish: exceptions with their lifecycle, and the cost roll-up with its drill-down lines.
+
+An exception's id is a hash of its rule and subject, so a re-run updates it instead of adding a
+copy. New findings open; a resolved exception that is found again reopens; a waived one whose
+evidence changed reopens; an open or acknowledged one that is no longer found is resolved as
+"cleared by data". Every status change is an append-only event.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Iterable
+from datetime import date
+
+import pandas as pd
+
+from threadline.warehouse import schema
+from threadline.warehouse.store import Warehouse, to_records, upsert, utcnow
+
+SYSTEM_ACTOR = "threadline"
+
+
+def _evidence_hash(evidence: pd.Series) -> pd.Series:
+    return evidence.fillna("").map(lambda e: hashlib.sha1(e.encode()).hexdigest()[:16])
+
+
+def publish_exceptions(warehouse: Warehouse, findings: pd.DataFrame, *, run_id: str,
+                       rules_run: Iterable[str]) -> dict[str, int]:
+    """Merge this run's findings into the exception table; returns counts of what changed."""
+    now = utcnow()
+    rules_run = set(rules_run)
+    existing = warehouse.read_table(schema.exception)
+    found = findings.copy()
+    found["evidence_hash"] = _evidence_hash(found["evidence"]) if not found.empty else pd.Series(dtype=object)
+    found = found.drop_duplicates("exception_id", keep="last")
+
+    previous = existing.set_index("exception_id") if not existing.empty else None
+    is_known = found["exception_id"].isin(existing["exception_id"]) if not existing.empty else \
+        pd.Series(False, index=found.index)
+
+    rows, events = [], []
+    # new findings open
+    new = found.loc[~is_known].assign(status="open", resolution=None, assignee=None, first_seen_run=run_id,
+                                      first_seen_at=now, status_changed_at=now)
+    rows.append(new)
+    events += [{"exception_id": i, "at": now, "actor": SYSTEM_ACTOR, "from_status": None, "to_status": "open",
+                "reason": f"found by run {run_id}", "run_id": run_id} for i in new["exception_id"]]
+
+    # findings seen before: keep the steward's status, unless the condition came back or the evidence moved
+    seen = found.loc[is_known].copy()
+    if not seen.empty:
+        before = previous.loc[seen["exception_id"]]
+        for column in ("status", "resolution", "assignee", "first_seen_run", "first_seen_at", "status_changed_at"):
+            seen[column] = before[column].to_numpy()
+        old_hash = before["evidence_hash"].to_numpy()
+        recurred = seen["status"].eq("resolved")
+        evidence_moved = seen["status"].eq("waived") & (seen["evidence_hash"].to_numpy() != old_hash)
+        reopen = recurred | evidence_moved
+        for exception_id, from_status, moved in zip(seen.loc[reopen, "exception_id"], seen.loc[reopen, "status"],
+                                                     evidence_moved[reopen]):
+            events.append({"exception_id": exception_id, "at": now, "actor": SYSTEM_ACTOR,
+                           "from_status": from_status, "to_status": "open", "run_id": run_id,
+                           "reason": "the evidence changed since the waiver" if moved else "the condition recurred"})
+        seen.loc[reopen, ["status", "resolution", "status_changed_at"]] = ["open", None, now]
+        rows.append(seen)
+
+    # open exceptions of rules that ran and found nothing this time are cleared by data
+    cleared = pd.DataFrame()
+    if not existing.empty:
+        gone = (~existing["exception_id"].isin(found["exception_id"]) & existing["rule_id"].isin(rules_run)
+                & existing["status"].isin(["open", "acknowledged"]))
+        cleared = existing.loc[gone].copy()
+        events += [{"exception_id": i, "at": now, "actor": SYSTEM_ACTOR, "from_status": s, "to_status": "resolved",
+                    "reason": f"cleared by data: not found by run {run_id}", "run_id": run_id}
+                   for i, s in zip(cleared["exception_id"], cleared["status"])]
+        cleared = cleared.assign(status="resolved", resolution="cleared_by_data", status_changed_at=now)
+        rows.append(cleared)
+
+    changed = pd.concat([r for r in rows if not r.empty], ignore_index=True) if any(not r.empty for r in rows) \
+        else pd.DataFrame()
+    if not changed.empty:
+        seen_now = changed["exception_id"].isin(found["exception_id"])
+        changed.loc[seen_now, "last_seen_run"] = run_id
+        changed.loc[seen_now, "last_seen_at"] = now
+    with warehouse.engine.begin() as conn:
+        if not changed.empty:
+            upsert(conn, schema.exception, changed[[c.name for c in schema.exception.columns]])
+        if events:
+            conn.execute(schema.exception_event.insert(), events)
+    return {
+        "found": int(len(found)),
+        "new": int(len(new)),
+        "reopened": int(sum(1 for e in events if e["to_status"] == "open" and e["from_status"])),
+        "cleared_by_data": int(len(cleared)),
+        "open": warehouse.count(schema.exception, schema.exception.c.status == "open"),
+    }
+
+
+def publish_rollup(warehouse: Warehouse, rollup: pd.DataFrame, cost_lines: pd.DataFrame, *, run_id: str,
+                   as_of: date) -> None:
+    """Replace the current roll-up and its drill-down lines with this run's, in one transaction."""
+    rollup = rollup.assign(run_id=run_id, as_of=pd.Timestamp(as_of))
+    lines = cost_lines.assign(run_id=run_id)
+    with warehouse.engine.begin() as conn:
+        conn.execute(schema.cost_line.delete())
+        conn.execute(schema.cost_rollup.delete())
+        if not rollup.empty:
+            columns = [c.name for c in schema.cost_rollup.columns]
+            conn.execute(schema.cost_rollup.insert(), to_records(rollup[columns], schema.cost_rollup))
+        if not lines.empty:
+            columns = [c.name for c in schema.cost_line.columns if c.name != "line_id"]
+            conn.execute(schema.cost_line.insert(), to_records(lines[columns], schema.cost_line))

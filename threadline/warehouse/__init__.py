@@ -1,0 +1,1 @@
+"""Warehouse: schema generated from the canonical model, migrations, loads."""

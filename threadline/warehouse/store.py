@@ -1,0 +1,217 @@
+"""Reading and writing the warehouse: idempotent upserts, bookmarks, quarantine, run log.
+
+Every write that belongs to one batch (canonical rows, quarantined rows, the new bookmark) goes
+through one transaction, so the bookmark can never run ahead of the data.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from collections.abc import Iterable, Mapping
+from datetime import date, datetime, timezone
+from typing import Any
+
+import numpy as np
+import pandas as pd
+from sqlalchemy import Connection, Engine, Table, func, select, update
+from sqlalchemy.dialects import postgresql, sqlite
+
+from threadline.warehouse import schema
+from threadline.warehouse.db import make_engine, upgrade
+
+#: rows per executemany call: bounds memory of the parameter lists
+CHUNK_ROWS = 20_000
+
+
+def utcnow() -> datetime:
+    """Naive UTC timestamp, the convention of every warehouse DateTime column."""
+    return datetime.now(timezone.utc).replace(tzinfo=None)
+
+
+def _insert(conn: Connection, table: Table):
+    if conn.dialect.name == "postgresql":
+        return postgresql.insert(table)
+    if conn.dialect.name == "sqlite":
+        return sqlite.insert(table)
+    raise NotImplementedError(
+        f"warehouse dialect {conn.dialect.name!r} is not supported; use SQLite or PostgreSQL"
+    )
+
+
+def to_records(frame: pd.DataFrame, table: Table) -> list[dict[str, Any]]:
+    """DataFrame -> parameter dicts with Python values the DB-API accepts (None for missing)."""
+    arrays = {}
+    for column in table.columns:
+        if column.name not in frame.columns:
+            continue
+        s = frame[column.name]
+        if pd.api.types.is_datetime64_any_dtype(s.dtype):
+            values = s.dt.date if column.type.python_type is date else s.dt.to_pydatetime()
+            arr = np.array(values, dtype=object)
+            arr[s.isna().to_numpy()] = None
+        else:
+            arr = s.astype(object).to_numpy(copy=True)
+            arr[pd.isna(s).to_numpy()] = None
+        arrays[column.name] = arr
+    names = list(arrays)
+    return [dict(zip(names, row)) for row in zip(*arrays.values())]
+
+
+def upsert(conn: Connection, table: Table, frame: pd.DataFrame) -> int:
+    """Insert or update rows by primary key; rows whose record_hash is unchanged are left alone."""
+    if frame.empty:
+        return 0
+    primary_key = [c.name for c in table.primary_key.columns]
+    for start in range(0, len(frame), CHUNK_ROWS):
+        records = to_records(frame.iloc[start:start + CHUNK_ROWS], table)
+        stmt = _insert(conn, table)
+        changing = {c.name: stmt.excluded[c.name] for c in table.columns
+                    if c.name not in primary_key and c.name in frame.columns}
+        if "record_hash" in frame.columns:
+            stmt = stmt.on_conflict_do_update(index_elements=primary_key, set_=changing,
+                                              where=table.c.record_hash != stmt.excluded.record_hash)
+        else:
+            stmt = stmt.on_conflict_do_update(index_elements=primary_key, set_=changing)
+        conn.execute(stmt, records)
+    return len(frame)
+
+
+def quarantine_id(source: str, stream: str, source_key: str | None, field: str, check: str, record: str) -> str:
+    """Stable id of a quarantined row, so a re-read updates it instead of adding another."""
+    basis = f"{source}|{stream}|{source_key if source_key else record}|{field}|{check}"
+    return "Q-" + hashlib.sha1(basis.encode()).hexdigest()[:16]
+
+
+class Warehouse:
+    """The warehouse behind one SQLAlchemy URL."""
+
+    def __init__(self, url: str | None = None, *, engine: Engine | None = None):
+        self.engine = engine or make_engine(url)
+
+    def upgrade(self) -> None:
+        """Run pending migrations."""
+        upgrade(self.engine)
+
+    def dispose(self) -> None:
+        self.engine.dispose()
+
+    # ------------------------------------------------------------- bookmarks
+    def get_bookmark(self, source: str, stream: str) -> dict[str, Any] | None:
+        with self.engine.connect() as conn:
+            value = conn.execute(select(schema.bookmark.c.value).where(
+                schema.bookmark.c.source == source, schema.bookmark.c.stream == stream)).scalar()
+        return json.loads(value) if value else None
+
+    @staticmethod
+    def set_bookmark(conn: Connection, source: str, stream: str, value: Mapping[str, Any], run_id: str) -> None:
+        frame = pd.DataFrame([{"source": source, "stream": stream, "value": json.dumps(value, default=str),
+                               "run_id": run_id, "updated_at": utcnow()}])
+        upsert(conn, schema.bookmark, frame)
+
+    def clear_bookmark(self, source: str, stream: str) -> None:
+        with self.engine.begin() as conn:
+            conn.execute(schema.bookmark.delete().where(
+                schema.bookmark.c.source == source, schema.bookmark.c.stream == stream))
+
+    # ------------------------------------------------------------- loads
+    def load_batch(self, *, entity: str, rows: pd.DataFrame, quarantined: pd.DataFrame, source: str,
+                   stream: str, run_id: str, bookmark: Mapping[str, Any] | None) -> int:
+        """Upsert canonical rows, record quarantined rows and move the bookmark in one transaction."""
+        table = schema.CANONICAL_TABLES[entity]
+        now = utcnow()
+        with self.engine.begin() as conn:
+            loaded = upsert(conn, table, rows.assign(loaded_at=now))
+            self._record_quarantine(conn, quarantined, source=source, stream=stream, entity=entity,
+                                    run_id=run_id, now=now)
+            if bookmark is not None:
+                self.set_bookmark(conn, source, stream, bookmark, run_id)
+        return loaded
+
+    def _record_quarantine(self, conn: Connection, quarantined: pd.DataFrame, *, source: str, stream: str,
+                           entity: str, run_id: str, now: datetime) -> None:
+        if quarantined.empty:
+            return
+        frame = pd.DataFrame({
+            "quarantine_id": [quarantine_id(source, stream, k, f, c, r) for k, f, c, r in zip(
+                quarantined["source_key"], quarantined["field"], quarantined["check"], quarantined["record"])],
+            "source": source, "stream": stream, "entity": entity,
+            "source_key": quarantined["source_key"].to_numpy(),
+            "field": quarantined["field"].to_numpy(),
+            "source_column": quarantined["column"].to_numpy(),
+            "raw_value": quarantined["raw_value"].to_numpy(),
+            "check_name": quarantined["check"].to_numpy(),
+            "reason": quarantined["reason"].to_numpy(),
+            "record": quarantined["record"].to_numpy(),
+        }).drop_duplicates("quarantine_id", keep="last")
+        table = schema.quarantine
+        stmt = _insert(conn, table)
+        stmt = stmt.on_conflict_do_update(index_elements=["quarantine_id"], set_={
+            "reason": stmt.excluded.reason, "raw_value": stmt.excluded.raw_value, "record": stmt.excluded.record,
+            "last_run_id": stmt.excluded.last_run_id, "last_seen_at": stmt.excluded.last_seen_at,
+            "times_seen": table.c.times_seen + 1,
+        })
+        frame = frame.assign(first_run_id=run_id, last_run_id=run_id, first_seen_at=now, last_seen_at=now,
+                             times_seen=1)
+        conn.execute(stmt, to_records(frame, table))
+
+    # ------------------------------------------------------------- reads
+    def read_entity(self, entity: str, columns: Iterable[str] | None = None) -> pd.DataFrame:
+        """All rows of a canonical table as a DataFrame with canonical dtypes."""
+        from mappings.canonical import ENTITIES
+        from mappings.engine import coerce
+
+        table = schema.CANONICAL_TABLES[entity]
+        selected = [table.c[c] for c in columns] if columns else list(table.columns)
+        with self.engine.connect() as conn:
+            frame = pd.read_sql(select(*selected), conn)
+        for f in ENTITIES[entity].fields:
+            if f.name in frame.columns:
+                frame[f.name] = coerce(frame[f.name], f.type)[0]
+        return frame
+
+    def read_table(self, table: Table, *where, order_by=None, limit: int | None = None) -> pd.DataFrame:
+        stmt = select(table)
+        for clause in where:
+            stmt = stmt.where(clause)
+        if order_by is not None:
+            stmt = stmt.order_by(*order_by) if isinstance(order_by, (list, tuple)) else stmt.order_by(order_by)
+        if limit:
+            stmt = stmt.limit(limit)
+        with self.engine.connect() as conn:
+            return pd.read_sql(stmt, conn)
+
+    def count(self, table: Table, *where) -> int:
+        """Rows of a table, optionally only those matching the given clauses."""
+        stmt = select(func.count()).select_from(table)
+        for clause in where:
+            stmt = stmt.where(clause)
+        with self.engine.connect() as conn:
+            return conn.execute(stmt).scalar_one()
+
+    # ------------------------------------------------------------- run log
+    def start_run(self, run_id: str, command: str, config_path: str | None) -> None:
+        with self.engine.begin() as conn:
+            conn.execute(schema.run.insert().values(run_id=run_id, command=command, status="running",
+                                                    started_at=utcnow(), config_path=config_path))
+
+    def finish_run(self, run_id: str, status: str, *, summary: Mapping[str, Any] | None = None,
+                   error: str | None = None) -> None:
+        with self.engine.begin() as conn:
+            conn.execute(update(schema.run).where(schema.run.c.run_id == run_id).values(
+                status=status, finished_at=utcnow(), error=error,
+                summary=json.dumps(summary, default=str) if summary is not None else None))
+
+    def record_stream(self, values: Mapping[str, Any]) -> None:
+        """Insert or update the run-log row of one (run, source, stream)."""
+        frame = pd.DataFrame([dict(values)])
+        with self.engine.begin() as conn:
+            upsert(conn, schema.run_stream, frame)
+
+
+def open_warehouse(url: str, *, migrate: bool = True) -> Warehouse:
+    """Open the warehouse, bringing its schema up to date first unless told not to."""
+    warehouse = Warehouse(url)
+    if migrate:
+        warehouse.upgrade()
+    return warehouse
