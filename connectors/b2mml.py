@@ -1,9 +1,11 @@
 """MESA B2MML (ISA-95) XML files from an MES outbox folder.
 
 A stream names the records below the document root (``OperationsRequest/SegmentRequirement``).
-Each record flattens into one row: its simple children by local name, nested simple leaves dotted
-(``HierarchyScope.EquipmentID``), ID/Value pairs such as ``SegmentParameter`` pivoted into
-``SegmentParameter.<ID>``, and every ancestor record's columns prefixed with its name. ``_file``
+Each record flattens into one row: its simple children by local name; a complex child made only
+of simple leaves and without an ``ID`` dotted (``HierarchyScope.EquipmentID``,
+``Quantity.QuantityString``); ID/Value pairs such as ``SegmentParameter`` pivoted into
+``SegmentParameter.<ID>``; any other complex child (a nested record such as MaterialRequirement)
+left to its own stream; and every ancestor record's columns prefixed with its name. ``_file``
 names the file and orders incremental reads. Parsing never resolves entities, DTDs or the network.
 """
 
@@ -71,9 +73,12 @@ def flatten_element(element: etree._Element, skip: str | None) -> dict[str, Any]
             value_string = next((v for v in value if _local(v.tag) == "ValueString"), None)
             row.setdefault(f"{name}.{_text(by_name['ID'])}", _text(value_string if value_string is not None else value))
             continue
+        nested = "ID" in by_name or any(_local(x.tag) for g in grandchildren for x in g)
+        if nested:
+            # a record of its own (MaterialRequirement, PersonnelRequirement, ...): its own stream reads it
+            continue
         for leaf_name, leaf in by_name.items():
-            if not [g for g in leaf if _local(g.tag)]:
-                row.setdefault(f"{name}.{leaf_name}", _text(leaf))
+            row.setdefault(f"{name}.{leaf_name}", _text(leaf))
     return row
 
 

@@ -1,0 +1,78 @@
+"""B2MML files: flattening rules, version check, malformed files, hardened parsing."""
+
+import pytest
+
+from connectors.b2mml import B2mmlConnector, B2mmlStream
+from connectors.base import ConnectorError
+
+NS = "http://www.mesa.org/xml/B2MML"
+DOC = f"""<?xml version="1.0" encoding="UTF-8"?>
+<OperationsSchedule xmlns="{NS}">
+  <ID>SCHED-1</ID>
+  <OperationsRequest>
+    <ID>MO-26-000123</ID>
+    <Description>Shaft, heat treated</Description>
+    <HierarchyScope><EquipmentID>PLANT-N</EquipmentID><EquipmentElementLevel>Site</EquipmentElementLevel></HierarchyScope>
+    <RequestState>Released</RequestState>
+    <SegmentRequirement>
+      <ID>30</ID>
+      <ProcessSegmentID>HEAT_TREAT</ProcessSegmentID>
+      <SegmentParameter><ID>OutsideProcessing</ID><Value><ValueString>true</ValueString><DataType>boolean</DataType></Value></SegmentParameter>
+      <SegmentParameter><ID>Supplier</ID><Value><ValueString>ACME Heat</ValueString></Value></SegmentParameter>
+      <MaterialRequirement>
+        <MaterialDefinitionID>SHAFT-01</MaterialDefinitionID>
+        <MaterialLotID>LOT-77</MaterialLotID>
+        <Quantity><QuantityString>12</QuantityString><UnitOfMeasure>EA</UnitOfMeasure></Quantity>
+      </MaterialRequirement>
+    </SegmentRequirement>
+  </OperationsRequest>
+</OperationsSchedule>
+"""
+
+
+def read(tmp_path, records, text=DOC, name="OPS-0001.xml", version="V0701"):
+    (tmp_path / name).write_text(text)
+    connector = B2mmlConnector("mes", {"path": str(tmp_path), "version": version})
+    stream = B2mmlStream(name="s", mapping="x.yaml", records=records)
+    return [row for batch in connector.read(stream, None) for row in batch.to_pylist()]
+
+
+def test_segment_rows_carry_parameters_ancestors_and_file(tmp_path):
+    [row] = read(tmp_path, "OperationsRequest/SegmentRequirement")
+    assert row["ID"] == "30" and row["ProcessSegmentID"] == "HEAT_TREAT"
+    assert row["SegmentParameter.OutsideProcessing"] == "true"
+    assert row["SegmentParameter.Supplier"] == "ACME Heat"
+    assert row["OperationsRequest.ID"] == "MO-26-000123"
+    assert row["OperationsRequest.HierarchyScope.EquipmentID"] == "PLANT-N"
+    assert row["OperationsSchedule.ID"] == "SCHED-1"
+    assert row["_file"] == "OPS-0001.xml"
+    assert "MaterialRequirement.MaterialLotID" not in row  # deeper records belong to their own stream
+
+
+def test_material_rows_flatten_quantity(tmp_path):
+    [row] = read(tmp_path, "OperationsRequest/SegmentRequirement/MaterialRequirement")
+    assert (row["MaterialLotID"], row["Quantity.QuantityString"], row["Quantity.UnitOfMeasure"]) == ("LOT-77", "12", "EA")
+    assert row["SegmentRequirement.ID"] == "30"
+
+
+def test_a_file_of_another_b2mml_version_is_refused_naming_file_and_namespace(tmp_path, realworld):
+    example = sorted((realworld / "b2mml-v0701" / "examples-v0401").glob("PRO-*.xml"))[0]
+    with pytest.raises(ConnectorError) as info:
+        read(tmp_path, "ProductionRequest", text=example.read_text(encoding="utf-8"), name=example.name)
+    assert example.name in str(info.value) and "http://www.wbf.org/xml/B2MML-V0401" in str(info.value)
+    assert "V0401" in str(info.value) and "expects V0701" in str(info.value)
+
+
+def test_malformed_xml_names_file_and_line(tmp_path):
+    broken = DOC.replace("</RequestState>", "</RequestStat>")
+    with pytest.raises(ConnectorError) as info:
+        read(tmp_path, "OperationsRequest", text=broken, name="OPS-0009.xml")
+    assert "OPS-0009.xml" in str(info.value) and "line 8" in str(info.value)
+
+
+def test_entities_are_not_expanded(tmp_path):
+    evil = DOC.replace('<?xml version="1.0" encoding="UTF-8"?>',
+                       '<?xml version="1.0"?><!DOCTYPE x [<!ENTITY e SYSTEM "file:///etc/passwd">]>') \
+        .replace("Shaft, heat treated", "&e;")
+    [row] = read(tmp_path, "OperationsRequest", text=evil)
+    assert "root:" not in str(row.get("Description"))
