@@ -13,13 +13,13 @@ SEVERITIES = ("error", "warning", "info")
 
 @dataclass(frozen=True)
 class Rule:
-    """A rule's identity and documentation; its check lives in the module named by ``module``."""
+    """A rule's identity and documentation; its check is registered in ``reconciliation.engine.CHECKS``."""
 
     id: str
     severity: str
     title: str
     description: str
-    subject: str  # canonical entity an exception of this rule is about
+    subject: str  # what an exception of this rule is about (a canonical entity, for auditors)
     tolerances: dict[str, Any] = field(default_factory=dict)
     implemented: bool = True
 
@@ -38,7 +38,7 @@ CATALOGUE: dict[str, Rule] = {
             "LNK-002", "error", "Work order names a PO line that does not exist",
             "A work order or one of its operations references a purchase order line that no ERP source of "
             "the same site has. The work claims a purchase the books do not show.",
-            "work_order",
+            "work_order, wo_operation or wo_po_link (whichever asserted the link)",
         ),
         Rule(
             "OSP-001", "error", "Outside-processing operation without a PO line",
@@ -57,9 +57,11 @@ CATALOGUE: dict[str, Rule] = {
         Rule(
             "CST-003", "error", "Cost line cannot be converted; roll-up incomplete",
             "A cost line behind a work order cannot be converted to the reporting currency (no exchange "
-            "rate on or before its date) or to the unit of its price (no unit-of-measure conversion). The "
-            "work order's roll-up is marked incomplete instead of being silently short.",
-            "work_order",
+            "rate on or before its date) or to the unit of its price (no unit-of-measure conversion), or "
+            "cannot be valued at all (labour without a rate, material without a unit or standard cost, a PO "
+            "line without price or quantity). The work order's roll-up is marked incomplete instead of "
+            "being silently short.",
+            "the cost line (labour_entry, material_issue, po_line, receipt or invoice_line)",
         ),
         Rule(
             "TRC-001", "error", "Work order closed without a required inspection sign-off",

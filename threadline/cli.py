@@ -34,8 +34,9 @@ for sub, name in ((db_app, "db"), (runs_app, "runs"), (rules_app, "rules"), (exc
                   (quarantine_app, "quarantine"), (mappings_app, "mappings")):
     app.add_typer(sub, name=name)
 
-console = Console()
-err_console = Console(stderr=True)
+# piped output (CI logs, `| less`) gets a wide fixed width instead of rich's 80 columns
+console = Console(width=None if sys.stdout.isatty() else 160)
+err_console = Console(stderr=True, width=None if sys.stderr.isatty() else 160)
 
 JsonOption = typer.Option(False, "--json", help="print JSON instead of a table")
 
@@ -111,6 +112,10 @@ def _progress() -> Progress:
                     transient=False, disable=not err_console.is_terminal and os.environ.get("CI") == "true")
 
 
+def _money(value: Any) -> str:
+    return "-" if value is None or value != value else f"{value:,.2f}"
+
+
 def _print_run(result, config_path: Path | None) -> None:
     rows = [[s.source, s.stream, s.entity, s.rows_read, s.rows_landed, s.rows_mapped, s.rows_quarantined,
              s.rows_loaded, s.status] for s in result.streams]
@@ -124,8 +129,8 @@ def _print_run(result, config_path: Path | None) -> None:
     if result.costliest:
         console.print(_table("Costliest work orders (reporting currency)",
                              ["site", "wo", "kind", "actual", "estimate", "incomplete"],
-                             [[c["site"], c["wo_number"], c["kind"], f"{c['actual_cost']:,.2f}",
-                               f"{(c['estimate_cost'] or 0):,.2f}", c["incomplete"]] for c in result.costliest]))
+                             [[c["site"], c["wo_number"], c["kind"], _money(c["actual_cost"]),
+                               _money(c["estimate_cost"]), c["incomplete"]] for c in result.costliest]))
     if result.status != "succeeded":
         err_console.print(Text(f"run {result.status}: ", style="red") + Text(str(result.error)))
         return

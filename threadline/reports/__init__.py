@@ -1,0 +1,1 @@
+"""Reports for auditors and cost accountants: the gap report (HTML and CSV)."""
