@@ -14,6 +14,7 @@ import argparse
 import json
 import os
 import resource
+import shutil
 import subprocess
 import sys
 import tempfile
@@ -28,6 +29,8 @@ def measure(scale: int, out: Path, warehouse_url: str | None) -> dict:
     from threadline.demo.landscape import build_landscape
     from threadline.pipeline import run_pipeline
 
+    if out.exists():
+        shutil.rmtree(out)  # a warehouse left from an earlier run would make this an incremental run
     started = time.perf_counter()
     landscape = build_landscape(out, scale=scale)
     build_seconds = time.perf_counter() - started

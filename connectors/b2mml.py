@@ -48,7 +48,8 @@ class B2mmlStream(StreamSettings):
 
 
 def _local(tag: Any) -> str:
-    return etree.QName(tag).localname if isinstance(tag, str) else ""
+    # "{namespace}Name" -> "Name"; comments and processing instructions have no string tag
+    return tag[tag.rfind("}") + 1:] if isinstance(tag, str) else ""
 
 
 def _text(element: etree._Element) -> str | None:

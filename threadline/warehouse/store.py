@@ -14,7 +14,7 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
-from sqlalchemy import Connection, Engine, Table, func, select, update
+from sqlalchemy import Connection, Engine, Table, bindparam, func, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 
 from threadline.warehouse import schema
@@ -58,22 +58,58 @@ def to_records(frame: pd.DataFrame, table: Table) -> list[dict[str, Any]]:
     return [dict(zip(names, row)) for row in zip(*arrays.values())]
 
 
+def _sqlite_rows(frame: pd.DataFrame, table: Table, names: list[str]) -> list[tuple]:
+    """Rows as tuples of values sqlite3 stores directly, in SQLAlchemy's storage formats.
+
+    Converting whole columns here instead of letting SQLAlchemy process each parameter makes
+    SQLite loads several times faster; the stored text is what SQLAlchemy itself writes and reads.
+    """
+    arrays = []
+    for name in names:
+        s = frame[name]
+        python_type = table.c[name].type.python_type
+        if pd.api.types.is_datetime64_any_dtype(s.dtype):
+            text = s.dt.strftime("%Y-%m-%d" if python_type is date else "%Y-%m-%d %H:%M:%S.%f")
+            arr = text.astype(object).to_numpy(copy=True)
+        elif pd.api.types.is_bool_dtype(s.dtype):
+            arr = s.astype(object).to_numpy(copy=True)
+        elif pd.api.types.is_float_dtype(s.dtype) or pd.api.types.is_integer_dtype(s.dtype):
+            arr = s.astype(object).to_numpy(copy=True)
+        else:
+            arr = s.astype(object).to_numpy(copy=True)
+            if python_type in (date, datetime):
+                arr = np.array([v.isoformat(sep=" ") if isinstance(v, datetime) else
+                                v.isoformat() if isinstance(v, date) else v for v in arr], dtype=object)
+        arr[pd.isna(s).to_numpy()] = None
+        arrays.append(arr)
+    return list(zip(*arrays))
+
+
 def upsert(conn: Connection, table: Table, frame: pd.DataFrame) -> int:
     """Insert or update rows by primary key; rows whose record_hash is unchanged are left alone."""
     if frame.empty:
         return 0
     primary_key = [c.name for c in table.primary_key.columns]
+    names = [c.name for c in table.columns if c.name in frame.columns]
+    stmt = _insert(conn, table).values({n: bindparam(n, type_=table.c[n].type) for n in names})
+    changing = {c.name: stmt.excluded[c.name] for c in table.columns
+                if c.name not in primary_key and c.name in frame.columns}
+    if "record_hash" in frame.columns:
+        stmt = stmt.on_conflict_do_update(index_elements=primary_key, set_=changing,
+                                          where=table.c.record_hash != stmt.excluded.record_hash)
+    else:
+        stmt = stmt.on_conflict_do_update(index_elements=primary_key, set_=changing)
+    if conn.dialect.name == "sqlite":
+        compiled = stmt.compile(dialect=conn.dialect)
+        order = [compiled.binds[b].key for b in compiled.positiontup]
+        position = {n: i for i, n in enumerate(names)}
+        sql = str(compiled)
+        for start in range(0, len(frame), CHUNK_ROWS):
+            rows = _sqlite_rows(frame.iloc[start:start + CHUNK_ROWS], table, names)
+            conn.exec_driver_sql(sql, [tuple(r[position[k]] for k in order) for r in rows] if order != names else rows)
+        return len(frame)
     for start in range(0, len(frame), CHUNK_ROWS):
-        records = to_records(frame.iloc[start:start + CHUNK_ROWS], table)
-        stmt = _insert(conn, table)
-        changing = {c.name: stmt.excluded[c.name] for c in table.columns
-                    if c.name not in primary_key and c.name in frame.columns}
-        if "record_hash" in frame.columns:
-            stmt = stmt.on_conflict_do_update(index_elements=primary_key, set_=changing,
-                                              where=table.c.record_hash != stmt.excluded.record_hash)
-        else:
-            stmt = stmt.on_conflict_do_update(index_elements=primary_key, set_=changing)
-        conn.execute(stmt, records)
+        conn.execute(stmt, to_records(frame.iloc[start:start + CHUNK_ROWS], table))
     return len(frame)
 
 
