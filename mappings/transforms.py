@@ -268,6 +268,12 @@ def to_bool(s: pd.Series, arg: dict | None) -> Step:
     return Step(out, failed, f"not a yes/no value (true: {truthy}, false: {falsy})")
 
 
+def zero_to_null(s: pd.Series, _arg=None) -> Step:
+    """Legacy numeric columns (JD Edwards) store 0 for "no value"; zero becomes empty."""
+    step = as_number(s)
+    return Step(s.mask(step.values == 0), step.failed, step.reason)
+
+
 def default(s: pd.Series, value: Any) -> Step:
     return Step(blank_to_na(s).fillna(value) if is_text(s) else s.fillna(value))
 
@@ -296,6 +302,7 @@ TRANSFORMS: dict[str, Transform] = {
         Transform("sentinel_date_to_null", sentinel_date_to_null, _dates_arg, "1900-01-01 and friends -> empty"),
         Transform("code_map", code_map, _code_map_arg, "source code -> canonical value"),
         Transform("to_bool", to_bool, _bool_arg, "yes/no -> boolean"),
+        Transform("zero_to_null", zero_to_null, _no_arg, "0 (legacy 'no value') -> empty"),
         Transform("default", default, _any_scalar, "fill empty values"),
         Transform("prefix", prefix, _text_arg, "prepend text"),
     )

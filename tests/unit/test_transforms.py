@@ -89,3 +89,9 @@ def test_sentinel_dates_become_empty():
 def test_negate_and_multiply():
     assert run("negate", [-3, 2])[0] == [3.0, -2.0]
     assert run("multiply", [2, 4], 0.5)[0] == [1.0, 2.0]
+
+
+def test_zero_to_null_empties_jde_zeros_only():
+    values, failed = run("zero_to_null", [0, 3000, "0", None, "x"])
+    assert pd.isna(values[0]) and values[1] == 3000 and pd.isna(values[2]) and pd.isna(values[3])
+    assert failed == [False, False, False, False, True]
