@@ -25,7 +25,6 @@ from pathlib import Path
 def measure(scale: int, out: Path, warehouse_url: str | None) -> dict:
     """Build the landscape at ``scale`` WOs, run the pipeline once, return the figures."""
     from threadline.config import load_config
-    from threadline.demo.erp_service import start_erp_service
     from threadline.demo.landscape import build_landscape
     from threadline.pipeline import run_pipeline
 
@@ -38,8 +37,7 @@ def measure(scale: int, out: Path, warehouse_url: str | None) -> dict:
     config = load_config(landscape.config_path)
     if warehouse_url:
         config.warehouse.url = warehouse_url
-    with start_erp_service(out / "legacy_erp", username="threadline",
-                           password=landscape.env["THREADLINE_DEMO_ERP_PASSWORD"], port=landscape.erp_port):
+    with landscape.start_erp_service():
         started = time.perf_counter()
         result = run_pipeline(config, command="bench")
         run_seconds = time.perf_counter() - started

@@ -148,7 +148,6 @@ def demo(scale: int = typer.Option(1000, min=10, help="number of work orders in 
          as_json: bool = JsonOption):
     """Build the demo landscape, start its legacy ERP service, run the whole pipeline and summarize."""
     from threadline.config import load_config
-    from threadline.demo.erp_service import start_erp_service
     from threadline.demo.landscape import build_landscape
     from threadline.pipeline import run_pipeline
 
@@ -157,8 +156,7 @@ def demo(scale: int = typer.Option(1000, min=10, help="number of work orders in 
     landscape = build_landscape(out, scale=scale, seed=seed)
     os.environ.update(landscape.env)
     config = load_config(landscape.config_path)
-    with start_erp_service(out / "legacy_erp", username="threadline",
-                           password=landscape.env["THREADLINE_DEMO_ERP_PASSWORD"], port=landscape.erp_port):
+    with landscape.start_erp_service():
         with _progress() as progress:
             result = run_pipeline(config, reporter=RichReporter(progress), command="demo")
     if as_json:
@@ -275,7 +273,8 @@ def runs_list(limit: int = typer.Option(20, help="most recent runs to show"), as
 
     _, warehouse = _warehouse()
     runs = warehouse.read_table(schema.run, order_by=schema.run.c.started_at.desc(), limit=limit)
-    streams = warehouse.read_table(schema.run_stream, schema.run_stream.c.run_id.in_(list(runs["run_id"])))
+    streams = warehouse.read_table(schema.run_stream, schema.run_stream.c.run_id.in_(list(runs["run_id"])),
+                                   order_by=schema.run_stream.c.started_at)
     if as_json:
         out = []
         for r in _frame_records(runs):

@@ -129,7 +129,6 @@ def table_counts_events(url: str) -> int:
 @pytest.mark.postgres
 def test_the_same_end_to_end_run_with_a_postgresql_warehouse(tmp_path, pg_database):
     from threadline.config import load_config
-    from threadline.demo.erp_service import start_erp_service
     from threadline.demo.landscape import build_landscape
     from threadline.pipeline import run_pipeline
 
@@ -138,8 +137,7 @@ def test_the_same_end_to_end_run_with_a_postgresql_warehouse(tmp_path, pg_databa
     config = load_config(landscape.config_path)
     config.warehouse.url = pg_database.url.render_as_string(hide_password=False)
     manifest = json.loads(landscape.manifest_path.read_text())
-    with start_erp_service(tmp_path / "demo" / "legacy_erp", username="threadline",
-                           password=landscape.env["THREADLINE_DEMO_ERP_PASSWORD"], port=landscape.erp_port):
+    with landscape.start_erp_service():
         first = run_pipeline(config)
         counts = table_counts(config.warehouse.url)
         second = run_pipeline(config, full=True)
