@@ -58,28 +58,41 @@ def _text(element: etree._Element) -> str | None:
 
 
 def flatten_element(element: etree._Element, skip: str | None) -> dict[str, Any]:
-    """One record element -> flat columns (see the module docstring)."""
+    """One record element -> flat columns (see the module docstring).
+
+    This runs once per element of every file, so it avoids helper calls and temporary lists.
+    """
     row: dict[str, Any] = {}
     for child in element:
-        name = _local(child.tag)
-        if not name or name == skip:
+        tag = child.tag
+        if not isinstance(tag, str):
             continue
-        grandchildren = [g for g in child if _local(g.tag)]
-        if not grandchildren:
-            row.setdefault(name, _text(child))
+        name = tag[tag.rfind("}") + 1:]
+        if name == skip:
             continue
-        by_name = {_local(g.tag): g for g in grandchildren}
-        if "ID" in by_name and "Value" in by_name:
+        if not len(child):
+            if name not in row:
+                text = child.text
+                row[name] = text.strip() or None if text else None
+            continue
+        by_name: dict[str, etree._Element] = {}
+        has_complex = False
+        for grandchild in child:
+            grand_tag = grandchild.tag
+            if isinstance(grand_tag, str):
+                grand_name = grand_tag[grand_tag.rfind("}") + 1:]
+                by_name.setdefault(grand_name, grandchild)
+                if len(grandchild) and grand_name != "Value":
+                    has_complex = True  # a nested record: no need to look further
+                    break
+        if not has_complex and "ID" in by_name and "Value" in by_name:
             value = by_name["Value"]
             value_string = next((v for v in value if _local(v.tag) == "ValueString"), None)
             row.setdefault(f"{name}.{_text(by_name['ID'])}", _text(value_string if value_string is not None else value))
-            continue
-        nested = "ID" in by_name or any(_local(x.tag) for g in grandchildren for x in g)
-        if nested:
-            # a record of its own (MaterialRequirement, PersonnelRequirement, ...): its own stream reads it
-            continue
-        for leaf_name, leaf in by_name.items():
-            row.setdefault(f"{name}.{leaf_name}", _text(leaf))
+        elif not has_complex and "ID" not in by_name:
+            for leaf_name, leaf in by_name.items():
+                row.setdefault(f"{name}.{leaf_name}", _text(leaf))
+        # else: a record of its own (MaterialRequirement, PersonnelRequirement, ...): its own stream reads it
     return row
 
 

@@ -90,6 +90,10 @@ class Connector(ABC):
     def read(self, stream: StreamSettings, bookmark: Mapping[str, Any] | None) -> Iterator[pa.Table]:
         """Yield batches of the stream's records with bookmark columns ``>=`` ``bookmark``, in order."""
 
+    def password(self) -> str | None:
+        """The password named by ``connection.password_env``, read from the environment (None if not used)."""
+        return secret_from_env(getattr(self.settings, "password_env", None), f"{self.where()} connection.password_env")
+
     def check(self) -> list[str]:
         """Return what is wrong with reaching the source (empty when it answers)."""
         return []

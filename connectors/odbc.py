@@ -12,7 +12,7 @@ from typing import Any
 import pyarrow as pa
 from pydantic import Field, model_validator
 
-from connectors.base import Connector, ConnectorError, StrictModel, secret_from_env
+from connectors.base import Connector, ConnectorError, StrictModel
 from connectors.faults import is_retryable
 from connectors.records import rows_to_table
 from connectors.sql import SqlStream
@@ -49,7 +49,7 @@ class OdbcConnector(Connector):
 
     def __init__(self, source_name: str, connection: Mapping[str, Any]):
         super().__init__(source_name, connection)
-        self._password = secret_from_env(self.settings.password_env, f"{self.where()} connection.password_env")
+        self._password = self.password()
         self._connection = None
 
     def _connection_string(self) -> str:

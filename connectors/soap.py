@@ -14,7 +14,7 @@ from typing import Any, Literal
 import pyarrow as pa
 from pydantic import Field
 
-from connectors.base import Connector, ConnectorError, StreamSettings, StrictModel, secret_from_env
+from connectors.base import Connector, ConnectorError, StreamSettings, StrictModel
 from connectors.faults import is_retryable
 from connectors.records import dicts_to_table, flatten_nested
 
@@ -64,7 +64,7 @@ class SoapConnector(Connector):
 
     def __init__(self, source_name: str, connection: Mapping[str, Any]):
         super().__init__(source_name, connection)
-        self._password = secret_from_env(self.settings.password_env, f"{self.where()} connection.password_env")
+        self._password = self.password()
         self._service = None
 
     def _client_service(self):

@@ -11,7 +11,7 @@ from sqlalchemy import create_engine, text
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import DBAPIError, OperationalError
 
-from connectors.base import Connector, ConnectorError, StreamSettings, StrictModel, secret_from_env
+from connectors.base import Connector, ConnectorError, StreamSettings, StrictModel
 from connectors.faults import is_retryable
 from connectors.records import rows_to_table
 from connectors.sqlbuild import build_select
@@ -50,7 +50,7 @@ class SqlConnector(Connector):
             if not Path(url.database).is_file():
                 raise ConnectorError(f"{self.where()}: SQLite database file {url.database} does not exist; "
                                      f"check connection.url")
-        password = secret_from_env(self.settings.password_env, f"{self.where()} connection.password_env")
+        password = self.password()
         if password is not None:
             url = url.set(password=password)
         self._engine = create_engine(url)

@@ -95,11 +95,7 @@ def write_legacy_erp(plant: Plant, data_dir: Path, *, port: int = 0) -> dict[str
     data_dir.mkdir(parents=True, exist_ok=True)
     path = data_dir / DATABASE
     path.unlink(missing_ok=True)
-    lines = plant.po_lines[plant.po_lines["erp"] == "soap"].reset_index(drop=True)
-    headers = plant.po_headers[plant.po_headers["erp"] == "soap"].reset_index(drop=True)
-    receipts = plant.receipts[plant.receipts["erp"] == "soap"].reset_index(drop=True)
-    invoices = plant.invoices[plant.invoices["erp"] == "soap"].reset_index(drop=True)
-    vendors = plant.suppliers[plant.suppliers["erp"] == "soap"].reset_index(drop=True)
+    headers, lines, receipts, invoices, vendors = plant.purchasing("soap")
 
     counts: dict[str, int] = {}
     conn = sqlite3.connect(path)

@@ -93,6 +93,18 @@ STREAMS = {
 }
 
 
+#: the unique indexes JD Edwards keeps on these tables (their primary keys); queries that join
+#: headers to lines rely on them as they would on a real E1 database
+PRIMARY_INDEXES = (
+    "CREATE UNIQUE INDEX F4301_0 ON F4301 (PHDOCO, PHDCTO, PHKCOO, PHSFXO)",
+    "CREATE UNIQUE INDEX F4311_0 ON F4311 (PDDOCO, PDDCTO, PDKCOO, PDSFXO, PDLNID)",
+    "CREATE INDEX F43121_0 ON F43121 (PRMATC, PRDOCO, PRDCTO, PRKCOO, PRSFXO, PRLNID)",
+    "CREATE UNIQUE INDEX F0101_0 ON F0101 (ABAN8)",
+    "CREATE UNIQUE INDEX F4101_0 ON F4101 (IMITM)",
+    "CREATE INDEX F4105_0 ON F4105 (COITM, COLEDG)",
+)
+
+
 def line_source_key(po_number: int, line_no: int) -> str:
     """Source key of a PO line (F4311) as the spec builds it."""
     return f"{COMPANY}|{int(po_number)}|{ORDER_TYPE}|{SUFFIX}|{int(line_no) * 1000}"
@@ -118,11 +130,7 @@ def write_jde(plant: Plant, out_dir: Path) -> dict[str, int]:
     """Write ``erp_jde.sqlite`` under ``out_dir``; returns the rows each stream will read."""
     path = out_dir / FILE_NAME
     path.unlink(missing_ok=True)
-    lines = plant.po_lines[plant.po_lines["erp"] == "jde"].reset_index(drop=True)
-    headers = plant.po_headers[plant.po_headers["erp"] == "jde"].reset_index(drop=True)
-    receipts = plant.receipts[plant.receipts["erp"] == "jde"].reset_index(drop=True)
-    invoices = plant.invoices[plant.invoices["erp"] == "jde"].reset_index(drop=True)
-    suppliers = plant.suppliers[plant.suppliers["erp"] == "jde"].reset_index(drop=True)
+    headers, lines, receipts, invoices, suppliers = plant.purchasing("jde")
     items = plant.items
     short_id = dict(zip(items["item_number"], items["short_id"]))
     branch_of_po = dict(zip(zip(lines["po_number"], lines["line_no"]),
@@ -282,6 +290,8 @@ def write_jde(plant: Plant, out_dir: Path) -> dict[str, int]:
             ("UMMCU", "CHAR(12)"), ("UMITM", "INTEGER"), ("UMUM", "CHAR(2)"), ("UMRUM", "CHAR(2)"),
             ("UMCONV", "REAL"), ("UMUPMJ", "INTEGER"), ("UMTDAY", "INTEGER"),
         ], f41002)
+        for statement in PRIMARY_INDEXES:
+            conn.execute(statement)
         conn.commit()
     finally:
         conn.close()

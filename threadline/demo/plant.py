@@ -110,6 +110,11 @@ class Plant:
     #: one entry per source row that must be quarantined, with a ref like ``defects``
     quarantine: list[dict[str, Any]] = field(default_factory=list)
 
+    def purchasing(self, erp: str) -> tuple[pd.DataFrame, ...]:
+        """PO headers, lines, receipts, invoices and suppliers kept by one ERP ("jde" or "soap")."""
+        return tuple(frame[frame["erp"] == erp].reset_index(drop=True) for frame in
+                     (self.po_headers, self.po_lines, self.receipts, self.invoices, self.suppliers))
+
 
 def defect_count(scale: int) -> int:
     """How many of each kind of defect the plant gets: about one per 500 work orders, at least one."""
