@@ -91,19 +91,20 @@ def start_throwaway_mariadb() -> tuple[str, Throwaway]:
         raise RuntimeError("no MariaDB server reachable and no mariadbd to start one; "
                            "run .ci/run (it installs mariadb-server) or set THREADLINE_TEST_MARIADB_URL")
     folder = tempfile.mkdtemp(prefix="threadline-mariadb-")
-    subprocess.run(["mariadb-install-db", f"--datadir={folder}/data", "--auth-root-authentication-method=normal",
+    subprocess.run(["mariadb-install-db", "--no-defaults", f"--datadir={folder}/data", "--auth-root-authentication-method=normal",
                     "--user=root" if os.geteuid() == 0 else f"--user={os.environ.get('USER')}"],
                    check=True, capture_output=True)
     port = free_port()
     process = subprocess.Popen(["/usr/sbin/mariadbd", "--no-defaults", f"--datadir={folder}/data", f"--port={port}",
-                                "--bind-address=127.0.0.1", f"--socket={folder}/sock", "--skip-grant-tables=0",
+                                "--bind-address=127.0.0.1", f"--socket={folder}/sock",
                                 *(["--user=root"] if os.geteuid() == 0 else [])],
                                stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    for _ in range(100):
+    for _ in range(150):
         if _reachable("127.0.0.1", port):
-            break
+            return f"mysql+pymysql://root@127.0.0.1:{port}/", Throwaway(process, folder)
         time.sleep(0.2)
-    return f"mysql+pymysql://root@127.0.0.1:{port}/", Throwaway(process, folder)
+    Throwaway(process, folder).stop()
+    raise RuntimeError(f"the throwaway MariaDB server did not listen on 127.0.0.1:{port} within 30 s")
 
 
 def postgres_server() -> tuple[str, Throwaway | None]:

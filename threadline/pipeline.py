@@ -220,9 +220,10 @@ def sync_stream(config: Config, warehouse: Warehouse, connector: Connector, sour
                 result.bookmark_after = bookmark
             reporter.batch_loaded(source.name, stream.name, table.num_rows)
         result.status = "succeeded"
-    except (ConnectorError, MappingSpecError, ThreadlineError) as exc:
+    except BaseException as exc:
+        # whatever stopped the stream, the run log must not say it is still running
         result.status = "failed"
-        result.error = str(exc)
+        result.error = str(exc) or type(exc).__name__
         raise
     finally:
         result.finished_at = utcnow()

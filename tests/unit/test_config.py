@@ -111,3 +111,12 @@ def test_a_secret_missing_from_the_environment_names_the_variable_only(tmp_path,
     with pytest.raises(SecretMissingError) as info:
         SqlConnector("jde", {"url": f"sqlite:///{tmp_path / 'erp.sqlite'}", "password_env": "JDE_PASSWORD"})
     assert "JDE_PASSWORD" in str(info.value) and "source 'jde'" in str(info.value)
+
+
+def test_the_example_config_in_the_repository_is_valid():
+    from pathlib import Path
+
+    example = Path(__file__).resolve().parents[2] / "threadline.example.yaml"
+    config = load_config(example)
+    assert {s.kind for s in config.sources} == {"odbc", "soap", "sql", "b2mml"}
+    assert config.warehouse.url_env == "THREADLINE_WAREHOUSE_URL"
