@@ -15,7 +15,7 @@ from datetime import date
 import pandas as pd
 
 from threadline.warehouse import schema
-from threadline.warehouse.store import Warehouse, to_records, upsert, utcnow
+from threadline.warehouse.store import Warehouse, insert_rows, upsert, utcnow
 
 SYSTEM_ACTOR = "threadline"
 
@@ -104,9 +104,5 @@ def publish_rollup(warehouse: Warehouse, rollup: pd.DataFrame, cost_lines: pd.Da
     with warehouse.engine.begin() as conn:
         conn.execute(schema.cost_line.delete())
         conn.execute(schema.cost_rollup.delete())
-        if not rollup.empty:
-            columns = [c.name for c in schema.cost_rollup.columns]
-            conn.execute(schema.cost_rollup.insert(), to_records(rollup[columns], schema.cost_rollup))
-        if not lines.empty:
-            columns = [c.name for c in schema.cost_line.columns if c.name != "line_id"]
-            conn.execute(schema.cost_line.insert(), to_records(lines[columns], schema.cost_line))
+        insert_rows(conn, schema.cost_rollup, rollup[[c.name for c in schema.cost_rollup.columns]])
+        insert_rows(conn, schema.cost_line, lines[[c.name for c in schema.cost_line.columns if c.name != "line_id"]])

@@ -7,6 +7,7 @@ through one transaction, so the bookmark can never run ahead of the data.
 from __future__ import annotations
 
 import hashlib
+import io
 import json
 from collections.abc import Iterable, Mapping
 from datetime import date, datetime, timezone
@@ -58,31 +59,52 @@ def to_records(frame: pd.DataFrame, table: Table) -> list[dict[str, Any]]:
     return [dict(zip(names, row)) for row in zip(*arrays.values())]
 
 
-def _sqlite_rows(frame: pd.DataFrame, table: Table, names: list[str]) -> list[tuple]:
-    """Rows as tuples of values sqlite3 stores directly, in SQLAlchemy's storage formats.
+def _storage_columns(frame: pd.DataFrame, table: Table, names: list[str]) -> list[np.ndarray]:
+    """Each column as an object array of plain values, dates and timestamps as ISO text, None for missing.
 
-    Converting whole columns here instead of letting SQLAlchemy process each parameter makes
-    SQLite loads several times faster; the stored text is what SQLAlchemy itself writes and reads.
+    Converting whole columns here instead of letting SQLAlchemy process every parameter makes
+    loads several times faster; the text is the storage format SQLAlchemy itself writes and reads.
     """
     arrays = []
     for name in names:
         s = frame[name]
         python_type = table.c[name].type.python_type
         if pd.api.types.is_datetime64_any_dtype(s.dtype):
-            text = s.dt.strftime("%Y-%m-%d" if python_type is date else "%Y-%m-%d %H:%M:%S.%f")
-            arr = text.astype(object).to_numpy(copy=True)
-        elif pd.api.types.is_bool_dtype(s.dtype):
-            arr = s.astype(object).to_numpy(copy=True)
-        elif pd.api.types.is_float_dtype(s.dtype) or pd.api.types.is_integer_dtype(s.dtype):
-            arr = s.astype(object).to_numpy(copy=True)
+            arr = s.dt.strftime("%Y-%m-%d" if python_type is date else "%Y-%m-%d %H:%M:%S.%f") \
+                .astype(object).to_numpy(copy=True)
         else:
             arr = s.astype(object).to_numpy(copy=True)
-            if python_type in (date, datetime):
+            if python_type in (date, datetime) and s.dtype == object:
                 arr = np.array([v.isoformat(sep=" ") if isinstance(v, datetime) else
                                 v.isoformat() if isinstance(v, date) else v for v in arr], dtype=object)
         arr[pd.isna(s).to_numpy()] = None
         arrays.append(arr)
-    return list(zip(*arrays))
+    return arrays
+
+
+def _copy_upsert(conn: Connection, table: Table, frame: pd.DataFrame, names: list[str],
+                 primary_key: list[str]) -> None:
+    """PostgreSQL: COPY the rows into a session temp table, then one INSERT ... ON CONFLICT from it.
+
+    Empty text and missing values both arrive as NULL (CSV's unquoted empty field), which is how
+    the canonical model treats blank source values anyway.
+    """
+    quote = conn.dialect.identifier_preparer.quote
+    target, staging = quote(table.name), quote(f"tl_stage_{table.name}")
+    columns = ", ".join(quote(n) for n in names)
+    cursor = conn.connection.dbapi_connection.cursor()
+    cursor.execute(f"CREATE TEMP TABLE IF NOT EXISTS {staging} (LIKE {target}) ON COMMIT DELETE ROWS")
+    buffer = io.StringIO()
+    unique = frame.drop_duplicates(primary_key, keep="last")  # ON CONFLICT may touch a row once only
+    pd.DataFrame(dict(zip(names, _storage_columns(unique, table, names)))).to_csv(buffer, index=False, header=False)
+    buffer.seek(0)
+    cursor.copy_expert(f"COPY {staging} ({columns}) FROM STDIN WITH (FORMAT csv)", buffer)
+    updates = ", ".join(f"{quote(n)} = EXCLUDED.{quote(n)}" for n in names if n not in primary_key)
+    unchanged = f" WHERE {target}.record_hash IS DISTINCT FROM EXCLUDED.record_hash" if "record_hash" in names else ""
+    cursor.execute(f"INSERT INTO {target} ({columns}) SELECT {columns} FROM {staging} "
+                   f"ON CONFLICT ({', '.join(quote(k) for k in primary_key)}) DO UPDATE SET {updates}{unchanged}")
+    cursor.execute(f"TRUNCATE {staging}")
+    cursor.close()
 
 
 def upsert(conn: Connection, table: Table, frame: pd.DataFrame) -> int:
@@ -91,26 +113,47 @@ def upsert(conn: Connection, table: Table, frame: pd.DataFrame) -> int:
         return 0
     primary_key = [c.name for c in table.primary_key.columns]
     names = [c.name for c in table.columns if c.name in frame.columns]
-    stmt = _insert(conn, table).values({n: bindparam(n, type_=table.c[n].type) for n in names})
-    changing = {c.name: stmt.excluded[c.name] for c in table.columns
-                if c.name not in primary_key and c.name in frame.columns}
-    if "record_hash" in frame.columns:
-        stmt = stmt.on_conflict_do_update(index_elements=primary_key, set_=changing,
-                                          where=table.c.record_hash != stmt.excluded.record_hash)
-    else:
-        stmt = stmt.on_conflict_do_update(index_elements=primary_key, set_=changing)
-    if conn.dialect.name == "sqlite":
-        compiled = stmt.compile(dialect=conn.dialect)
-        order = [compiled.binds[b].key for b in compiled.positiontup]
-        position = {n: i for i, n in enumerate(names)}
-        sql = str(compiled)
+    if conn.dialect.name == "postgresql":
         for start in range(0, len(frame), CHUNK_ROWS):
-            rows = _sqlite_rows(frame.iloc[start:start + CHUNK_ROWS], table, names)
-            conn.exec_driver_sql(sql, [tuple(r[position[k]] for k in order) for r in rows] if order != names else rows)
+            _copy_upsert(conn, table, frame.iloc[start:start + CHUNK_ROWS], names, primary_key)
         return len(frame)
+    sql, order = _sqlite_upsert_sql(conn, table, names, primary_key)
     for start in range(0, len(frame), CHUNK_ROWS):
-        conn.execute(stmt, to_records(frame.iloc[start:start + CHUNK_ROWS], table))
+        columns = dict(zip(names, _storage_columns(frame.iloc[start:start + CHUNK_ROWS], table, names)))
+        conn.exec_driver_sql(sql, list(zip(*(columns[n] for n in order))))
     return len(frame)
+
+
+def insert_rows(conn: Connection, table: Table, frame: pd.DataFrame) -> int:
+    """Append rows in bulk (COPY on PostgreSQL, one executemany on SQLite); columns not given get defaults."""
+    if frame.empty:
+        return 0
+    names = [c.name for c in table.columns if c.name in frame.columns]
+    quote = conn.dialect.identifier_preparer.quote
+    columns = ", ".join(quote(n) for n in names)
+    for start in range(0, len(frame), CHUNK_ROWS):
+        values = _storage_columns(frame.iloc[start:start + CHUNK_ROWS], table, names)
+        if conn.dialect.name == "postgresql":
+            buffer = io.StringIO()
+            pd.DataFrame(dict(zip(names, values))).to_csv(buffer, index=False, header=False)
+            buffer.seek(0)
+            cursor = conn.connection.dbapi_connection.cursor()
+            cursor.copy_expert(f"COPY {quote(table.name)} ({columns}) FROM STDIN WITH (FORMAT csv)", buffer)
+            cursor.close()
+        else:
+            marks = ", ".join("?" for _ in names)
+            conn.exec_driver_sql(f"INSERT INTO {quote(table.name)} ({columns}) VALUES ({marks})", list(zip(*values)))
+    return len(frame)
+
+
+def _sqlite_upsert_sql(conn: Connection, table: Table, names: list[str], primary_key: list[str]) -> tuple[str, list[str]]:
+    """The SQLite INSERT ... ON CONFLICT statement and the order of its positional parameters."""
+    stmt = _insert(conn, table).values({n: bindparam(n, type_=table.c[n].type) for n in names})
+    changing = {n: stmt.excluded[n] for n in names if n not in primary_key}
+    where = table.c.record_hash != stmt.excluded.record_hash if "record_hash" in names else None
+    stmt = stmt.on_conflict_do_update(index_elements=primary_key, set_=changing, where=where)
+    compiled = stmt.compile(dialect=conn.dialect)
+    return str(compiled), [compiled.binds[b].key for b in compiled.positiontup]
 
 
 def quarantine_id(source: str, stream: str, source_key: str | None, field: str, check: str, record: str) -> str:

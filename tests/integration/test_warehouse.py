@@ -1,4 +1,5 @@
-"""Warehouse: migrations equal the model, upserts are idempotent, bookmarks move only with a load."""
+"""Warehouse on SQLite and PostgreSQL: migrations equal the model, upserts are idempotent, bookmarks
+move only with a load, exceptions keep their lifecycle."""
 
 import json
 from datetime import datetime
@@ -13,9 +14,14 @@ from threadline.warehouse import schema
 from threadline.warehouse.store import open_warehouse
 
 
-@pytest.fixture()
-def warehouse(tmp_path):
-    w = open_warehouse(f"sqlite:///{tmp_path / 'wh.sqlite'}")
+@pytest.fixture(params=["sqlite", pytest.param("postgresql", marks=pytest.mark.postgres)])
+def warehouse(request, tmp_path):
+    """A migrated warehouse on the embedded default and on a real PostgreSQL server."""
+    if request.param == "sqlite":
+        url = f"sqlite:///{tmp_path / 'wh.sqlite'}"
+    else:
+        url = request.getfixturevalue("pg_database").url.render_as_string(hide_password=False)
+    w = open_warehouse(url)
     yield w
     w.dispose()
 
