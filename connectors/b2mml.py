@@ -101,6 +101,7 @@ class B2mmlConnector(Connector):
 
     settings_model = B2mmlSettings
     stream_model = B2mmlStream
+    sparse_records = True
 
     def _files(self) -> list[Path]:
         folder = Path(self.settings.path)

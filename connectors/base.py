@@ -81,6 +81,9 @@ class Connector(ABC):
     settings_model: type[StrictModel]
     #: pydantic model of one stream's settings
     stream_model: type[StreamSettings] = StreamSettings
+    #: records are documents carrying only the elements they have (SOAP, XML files), so a column
+    #: absent from a batch means empty, not a mismatch between mapping and source
+    sparse_records: bool = False
 
     def __init__(self, source_name: str, connection: Mapping[str, Any]):
         self.source_name = source_name

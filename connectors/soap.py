@@ -61,6 +61,7 @@ class SoapConnector(Connector):
 
     settings_model = SoapSettings
     stream_model = SoapStream
+    sparse_records = True
 
     def __init__(self, source_name: str, connection: Mapping[str, Any]):
         super().__init__(source_name, connection)

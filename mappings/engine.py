@@ -116,14 +116,17 @@ def record_hash(frame: pd.DataFrame, columns: tuple[str, ...]) -> pd.Series:
 
 
 def map_batch(spec: MappingSpec, batch: pd.DataFrame, *, source_system: str, run_id: str,
-              extracted_at: datetime) -> MapResult:
+              extracted_at: datetime, sparse: bool = False) -> MapResult:
     """Map one batch of source rows to the spec's canonical entity.
 
     Columns the spec reads must be present in the batch; a missing column is a spec/stream
-    mismatch, raised as ``MappingSpecError`` naming the columns that are there.
+    mismatch, raised as ``MappingSpecError`` naming the columns that are there. With ``sparse``
+    (document sources, whose records carry only the elements they have) a missing column is empty.
     """
     missing = [c for c in spec.source_columns if c not in batch.columns]
-    if missing:
+    if missing and sparse:
+        batch = batch.assign(**{c: pd.Series(pd.NA, index=batch.index, dtype="string") for c in missing})
+    elif missing:
         raise MappingSpecError(str(spec.path), [
             f"source columns {missing} are not in the stream; it has: {', '.join(map(str, batch.columns))}"
         ])

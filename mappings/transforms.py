@@ -268,6 +268,11 @@ def to_bool(s: pd.Series, arg: dict | None) -> Step:
     return Step(out, failed, f"not a yes/no value (true: {truthy}, false: {falsy})")
 
 
+def present(s: pd.Series, _arg=None) -> Step:
+    """True where the column holds a non-blank value, else False (e.g. "signed off by" -> signed off)."""
+    return Step(blank_to_na(as_text(s)).notna().astype("boolean"))
+
+
 def zero_to_null(s: pd.Series, _arg=None) -> Step:
     """Legacy numeric columns (JD Edwards) store 0 for "no value"; zero becomes empty."""
     step = as_number(s)
@@ -302,6 +307,7 @@ TRANSFORMS: dict[str, Transform] = {
         Transform("sentinel_date_to_null", sentinel_date_to_null, _dates_arg, "1900-01-01 and friends -> empty"),
         Transform("code_map", code_map, _code_map_arg, "source code -> canonical value"),
         Transform("to_bool", to_bool, _bool_arg, "yes/no -> boolean"),
+        Transform("present", present, _no_arg, "non-blank -> true, blank -> false"),
         Transform("zero_to_null", zero_to_null, _no_arg, "0 (legacy 'no value') -> empty"),
         Transform("default", default, _any_scalar, "fill empty values"),
         Transform("prefix", prefix, _text_arg, "prepend text"),

@@ -193,7 +193,7 @@ def sync_stream(config: Config, warehouse: Warehouse, connector: Connector, sour
 
             started = time.perf_counter()
             mapped = map_batch(spec, table.to_pandas(), source_system=source.name, run_id=run_id,
-                               extracted_at=extracted_at)
+                               extracted_at=extracted_at, sparse=connector.sparse_records)
             result.seconds_map += time.perf_counter() - started
             result.rows_mapped += len(mapped.mapped)
 

@@ -120,3 +120,13 @@ def test_validate_holds_back_every_copy_of_a_duplicated_key(tmp_path):
     valid, invalid = validate_batch(spec.entity, mapped)
     assert list(valid["po_number"]) == ["4714"]
     assert list(invalid["check"]) == ["unique_key", "unique_key"]
+
+
+def test_document_sources_treat_an_absent_element_as_empty(tmp_path):
+    spec = load_spec(write(tmp_path, GOOD))
+    without_op = batch().drop(columns=["PDRORN"])
+    with pytest.raises(MappingSpecError):
+        map_batch(spec, without_op, source_system="jde", run_id="R1", extracted_at=datetime(2026, 6, 30))
+    result = map_batch(spec, without_op, source_system="mes", run_id="R1", extracted_at=datetime(2026, 6, 30),
+                       sparse=True)
+    assert result.mapped["wo_ref"].isna().all() and len(result.mapped) == 2

@@ -95,3 +95,8 @@ def test_zero_to_null_empties_jde_zeros_only():
     values, failed = run("zero_to_null", [0, 3000, "0", None, "x"])
     assert pd.isna(values[0]) and values[1] == 3000 and pd.isna(values[2]) and pd.isna(values[3])
     assert failed == [False, False, False, False, True]
+
+
+def test_present_tells_blank_from_non_blank():
+    values, failed = run("present", ["J. Inspector", "  ", None, 0])
+    assert values == [True, False, False, True] and failed == [False] * 4
