@@ -153,8 +153,24 @@ class SoapConnector(Connector):
             raise ConnectorError(f"{self.where(stream)}: the response is not acceptable XML: {exc}") from None
 
     def check(self) -> list[str]:
+        """The WSDL loads, and the endpoint answers and accepts the credentials."""
+        import requests
+
         try:
             self._client_service()
         except ConnectorError as exc:
             return [str(exc)]
+        if not self.settings.endpoint:
+            return []
+        auth = (self.settings.username, self._password or "") if self.settings.username else None
+        try:
+            # any HTTP answer proves the endpoint is there; only refused credentials are a problem
+            separator = "&" if "?" in self.settings.endpoint else "?"
+            response = requests.get(f"{self.settings.endpoint}{separator}wsdl", auth=auth,
+                                    timeout=self.settings.timeout_seconds)
+        except (requests.ConnectionError, requests.Timeout) as exc:
+            return [f"{self.where()}: the endpoint {self.settings.endpoint} does not answer ({type(exc).__name__})"]
+        if response.status_code in (401, 403):
+            return [f"{self.where()}: the endpoint refused the credentials (HTTP {response.status_code}); "
+                    f"check username and password_env"]
         return []

@@ -1,0 +1,66 @@
+"""The command line as an operator meets it: exit codes, messages, `check`."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from threadline.demo.landscape import build_landscape
+
+THREADLINE = str(Path(sys.executable).with_name("threadline"))
+
+
+def cli(*args: str, env: dict | None = None) -> subprocess.CompletedProcess:
+    return subprocess.run([THREADLINE, *args], capture_output=True, text=True, timeout=300,
+                          env={**os.environ, "CI": "true", **(env or {})})
+
+
+@pytest.fixture(scope="module")
+def landscape(tmp_path_factory):
+    return build_landscape(tmp_path_factory.mktemp("cli"), scale=60)
+
+
+def test_a_missing_config_is_one_clear_message_and_exit_code_2(tmp_path):
+    done = cli("--config", str(tmp_path / "nope.yaml"), "exceptions", "list")
+    assert done.returncode == 2
+    assert "no configuration file here" in done.stderr and "Traceback" not in done.stderr
+
+
+def test_an_invalid_config_lists_every_problem(tmp_path):
+    path = tmp_path / "threadline.yaml"
+    path.write_text("warehouse: {}\nlanding_dir: l\nreports_dir: r\nreporting_currency: USD\nsites: []\n"
+                    "sources: [{name: Bad Name, kind: ftp, role: erp, streams: []}]\n")
+    done = cli("--config", str(path), "run")
+    assert done.returncode == 2
+    for fragment in ("sites", "sources[0].name", "sources[0].kind", "sources[0].streams"):
+        assert fragment in done.stderr
+
+
+def test_check_reports_each_source_and_what_is_wrong(landscape):
+    env = dict(landscape.env)
+    down = cli("--config", str(landscape.config_path), "check", "--json", env=env)
+    assert down.returncode == 1
+    results = {r["source"]: r for r in json.loads(down.stdout)}
+    assert results["jde"]["ok"] and results["maximo"]["ok"] and results["mes"]["ok"]
+    assert not results["erp_soap"]["ok"] and "does not answer" in results["erp_soap"]["problems"][0]
+    with landscape.start_erp_service():
+        up = cli("--config", str(landscape.config_path), "check", "--json", env=env)
+        wrong = cli("--config", str(landscape.config_path), "check", "--json",
+                    env={**env, "THREADLINE_DEMO_ERP_PASSWORD": "wrong"})
+    assert up.returncode == 0 and all(r["ok"] for r in json.loads(up.stdout))
+    refused = {r["source"]: r for r in json.loads(wrong.stdout)}["erp_soap"]
+    assert "refused the credentials" in refused["problems"][0] and "wrong" not in refused["problems"][0]
+
+
+def test_mappings_check_and_db_upgrade(landscape, tmp_path):
+    done = cli("--config", str(landscape.config_path), "mappings", "check", "--json")
+    assert done.returncode == 0
+    entries = json.loads(done.stdout)
+    assert {e["entity"] for e in entries} >= {"po_line", "work_order", "wo_operation", "receipt", "invoice_line"}
+    upgraded = cli("--config", str(landscape.config_path), "db", "upgrade")
+    assert upgraded.returncode == 0 and "revision 0001" in upgraded.stdout
