@@ -27,6 +27,7 @@ FAULT_TABLE: dict[tuple[str, str], str] = {
     ("sqlstate", "08"): RETRY,  # connection exceptions
     ("sqlstate", "40001"): RETRY,  # serialization failure
     ("sqlstate", "40P01"): RETRY,  # deadlock detected (PostgreSQL)
+    ("sqlstate", "57P0"): RETRY,  # PostgreSQL: backend terminated by an administrator or server shutdown
     ("sqlstate", "HYT"): RETRY,  # timeout expired
     ("sqlstate", "28"): FAIL,  # invalid authorization
     ("sqlstate", "42"): FAIL,  # syntax error or access rule violation (unknown table/column)
