@@ -20,7 +20,7 @@ from lxml import etree
 from pydantic import Field
 
 from connectors.base import Connector, ConnectorError, StreamSettings, StrictModel
-from connectors.records import dicts_to_table
+from connectors.records import dicts_to_table, rebatch
 
 B2MML_NAMESPACES = {
     "http://www.mesa.org/xml/B2MML": "V0701",
@@ -125,19 +125,18 @@ class B2mmlConnector(Connector):
         return root
 
     def read(self, stream: B2mmlStream, bookmark: Mapping[str, Any] | None) -> Iterator[pa.Table]:
+        yield from rebatch(self._per_file(stream, bookmark), stream.batch_size)
+
+    def _per_file(self, stream: B2mmlStream, bookmark: Mapping[str, Any] | None) -> Iterator[pa.Table]:
+        """One table of records per file, files in name order from the bookmarked one on."""
         steps = [s for s in stream.records.split("/") if s]
         start = (bookmark or {}).get("_file")
-        rows: list[dict[str, Any]] = []
         for path in self._files():
             if start is not None and path.name < start:
                 continue
-            root = self._parse(path)
-            rows.extend(self._records(root, steps, path.name))
-            if len(rows) >= stream.batch_size:
+            rows = self._records(self._parse(path), steps, path.name)
+            if rows:
                 yield dicts_to_table(rows)
-                rows = []
-        if rows:
-            yield dicts_to_table(rows)
 
     @staticmethod
     def _records(root: etree._Element, steps: list[str], file_name: str) -> list[dict[str, Any]]:

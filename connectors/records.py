@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from datetime import date, datetime, time
 from decimal import Decimal
 from typing import Any
@@ -87,3 +87,34 @@ def flatten_nested(document: Mapping[str, Any], path: str) -> list[dict[str, Any
 
     walk(document, 0, {})
     return rows
+
+
+def rebatch(tables: Iterable[pa.Table], batch_size: int) -> Iterator[pa.Table]:
+    """Join small tables (pages, files) and cut them into batches of exactly ``batch_size`` rows
+    (the last one shorter), so every batch downstream is of a useful size and memory stays bounded.
+
+    Tables whose column types cannot be unified (a column empty on one page, dated on the next)
+    are not joined: the pending rows go out as they are and joining starts again.
+    """
+    pending: list[pa.Table] = []
+    rows = 0
+    for table in tables:
+        if table.num_rows == 0:
+            continue
+        if pending:
+            try:
+                pa.unify_schemas([pending[0].schema, table.schema], promote_options="permissive")
+            except (pa.ArrowInvalid, pa.ArrowTypeError):
+                yield from pending
+                pending, rows = [], 0
+        pending.append(table)
+        rows += table.num_rows
+        if rows >= batch_size:
+            joined = pa.concat_tables(pending, promote_options="permissive")
+            cut = rows - rows % batch_size
+            for start in range(0, cut, batch_size):
+                yield joined.slice(start, batch_size)
+            pending = [joined.slice(cut)] if cut < rows else []
+            rows -= cut
+    if pending:
+        yield pa.concat_tables(pending, promote_options="permissive")

@@ -130,7 +130,7 @@ def _stream(parser: str = "fast") -> SoapStream:
     settings = erp_service.STREAMS["purchase_orders"]
     return SoapStream(name="purchase_orders", mapping=settings["mapping"], operation=settings["operation"],
                       records=settings["records"], key=settings["key"], bookmark=settings["bookmark"],
-                      bookmark_param="changedSince", parser=parser,
+                      bookmark_param="changedSince", parser=parser, batch_size=PAGE,  # a batch per page
                       paging={"page_size": PAGE, "more_field": "moreRows"})
 
 

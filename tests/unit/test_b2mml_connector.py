@@ -76,3 +76,16 @@ def test_entities_are_not_expanded(tmp_path):
         .replace("Shaft, heat treated", "&e;")
     [row] = read(tmp_path, "OperationsRequest", text=evil)
     assert "root:" not in str(row.get("Description"))
+
+
+def test_rebatch_cuts_exact_batches_and_keeps_every_row():
+    import pyarrow as pa
+
+    from connectors.records import rebatch
+
+    pages = [pa.table({"n": list(range(i * 7, i * 7 + 7))}) for i in range(5)]  # 35 rows in pages of 7
+    batches = list(rebatch(pages, 10))
+    assert [b.num_rows for b in batches] == [10, 10, 10, 5]
+    assert pa.concat_tables(batches)["n"].to_pylist() == list(range(35))
+    clash = [pa.table({"d": pa.array([None, None], pa.string())}), pa.table({"d": pa.array([1.5])})]
+    assert sum(b.num_rows for b in rebatch(clash, 100)) == 3
