@@ -82,6 +82,14 @@ def _storage_columns(frame: pd.DataFrame, table: Table, names: list[str]) -> lis
     return arrays
 
 
+def _copy_csv(cursor, target: str, columns: str, names: list[str], values: list[np.ndarray]) -> None:
+    """COPY column arrays (from ``_storage_columns``) into ``target`` as CSV; None arrives as NULL."""
+    buffer = io.StringIO()
+    pd.DataFrame(dict(zip(names, values))).to_csv(buffer, index=False, header=False)
+    buffer.seek(0)
+    cursor.copy_expert(f"COPY {target} ({columns}) FROM STDIN WITH (FORMAT csv)", buffer)
+
+
 def _copy_upsert(conn: Connection, table: Table, frame: pd.DataFrame, names: list[str],
                  primary_key: list[str]) -> None:
     """PostgreSQL: COPY the rows into a session temp table, then one INSERT ... ON CONFLICT from it.
@@ -94,11 +102,8 @@ def _copy_upsert(conn: Connection, table: Table, frame: pd.DataFrame, names: lis
     columns = ", ".join(quote(n) for n in names)
     cursor = conn.connection.dbapi_connection.cursor()
     cursor.execute(f"CREATE TEMP TABLE IF NOT EXISTS {staging} (LIKE {target}) ON COMMIT DELETE ROWS")
-    buffer = io.StringIO()
     unique = frame.drop_duplicates(primary_key, keep="last")  # ON CONFLICT may touch a row once only
-    pd.DataFrame(dict(zip(names, _storage_columns(unique, table, names)))).to_csv(buffer, index=False, header=False)
-    buffer.seek(0)
-    cursor.copy_expert(f"COPY {staging} ({columns}) FROM STDIN WITH (FORMAT csv)", buffer)
+    _copy_csv(cursor, staging, columns, names, _storage_columns(unique, table, names))
     updates = ", ".join(f"{quote(n)} = EXCLUDED.{quote(n)}" for n in names if n not in primary_key)
     unchanged = f" WHERE {target}.record_hash IS DISTINCT FROM EXCLUDED.record_hash" if "record_hash" in names else ""
     cursor.execute(f"INSERT INTO {target} ({columns}) SELECT {columns} FROM {staging} "
@@ -134,11 +139,8 @@ def insert_rows(conn: Connection, table: Table, frame: pd.DataFrame) -> int:
     for start in range(0, len(frame), CHUNK_ROWS):
         values = _storage_columns(frame.iloc[start:start + CHUNK_ROWS], table, names)
         if conn.dialect.name == "postgresql":
-            buffer = io.StringIO()
-            pd.DataFrame(dict(zip(names, values))).to_csv(buffer, index=False, header=False)
-            buffer.seek(0)
             cursor = conn.connection.dbapi_connection.cursor()
-            cursor.copy_expert(f"COPY {quote(table.name)} ({columns}) FROM STDIN WITH (FORMAT csv)", buffer)
+            _copy_csv(cursor, quote(table.name), columns, names, values)
             cursor.close()
         else:
             marks = ", ".join("?" for _ in names)
