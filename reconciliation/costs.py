@@ -24,7 +24,7 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
-from reconciliation.exceptions import SUBJECT_COLUMNS
+from reconciliation.exceptions import SUBJECT_COLUMNS, subject_frame
 from reconciliation.frames import (
     PO_LINE_KEY,
     TEXT,
@@ -444,13 +444,10 @@ def unconvertible_lines(costs: CostRollup, data: CanonicalFrames, reporting_curr
         keys = list(zip(first["entity"], first["source_system"], first["source_key"]))
         first["work_orders"] = [", ".join(named[k]) if k in named else w for k, w in zip(keys, first["work_orders"])]
 
-    return pd.DataFrame({
-        "site": first["site"], "subject_entity": first["entity"],
-        "subject_source_system": first["source_system"], "subject_source_key": first["source_key"],
-        "wo_number": first["wo_number"], "op_seq": first["op_seq"],
-        "po_number": first["po_number"], "line_number": first["line_number"],
-        "summary": _cst_summaries(first, reporting_currency), "evidence": _cst_evidence(first, data, reporting_currency),
-    })
+    return subject_frame(first, first["entity"], wo_number=first["wo_number"], op_seq=first["op_seq"],
+                         po_number=first["po_number"], line_number=first["line_number"],
+                         summary=_cst_summaries(first, reporting_currency),
+                         evidence=_cst_evidence(first, data, reporting_currency))
 
 
 def _cst_summaries(first: pd.DataFrame, reporting_currency: str) -> pd.Series:

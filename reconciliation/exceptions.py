@@ -44,6 +44,18 @@ def empty_findings() -> pd.DataFrame:
     return pd.DataFrame({c: pd.Series(dtype=_TEXT) for c in FINDING_COLUMNS})
 
 
+def subject_frame(rows: pd.DataFrame, entity: str | pd.Series, *, wo_number=pd.NA, op_seq=pd.NA,
+             po_number=pd.NA, line_number=pd.NA, summary, evidence) -> pd.DataFrame:
+    """A rule's offending rows as subjects (``SUBJECT_COLUMNS``): each row's site and lineage name
+    the subject; the keys shown with the exception are given explicitly (empty when not given)."""
+    return pd.DataFrame({
+        "site": rows["site"], "subject_entity": entity,
+        "subject_source_system": rows["source_system"], "subject_source_key": rows["source_key"],
+        "wo_number": wo_number, "op_seq": op_seq, "po_number": po_number, "line_number": line_number,
+        "summary": summary, "evidence": evidence,
+    })
+
+
 def make_findings(rule_id: str, subjects: pd.DataFrame) -> pd.DataFrame:
     """Turn a rule's offending rows into findings: id, rule id and catalogue severity added.
 

@@ -10,7 +10,7 @@ from typing import TYPE_CHECKING
 
 import pandas as pd
 
-from reconciliation.exceptions import SUBJECT_COLUMNS
+from reconciliation.exceptions import SUBJECT_COLUMNS, subject_frame
 from reconciliation.frames import (
     ACTIVE_LINK_STATUSES,
     OP_KEY,
@@ -79,13 +79,9 @@ def po_line_names_missing_wo(data: CanonicalFrames, settings: ReconcileSettings)
                 f"{where} names work order {row.wo_ref}, which no work-order source of site {row.site} has."
             )
             evidence.append(to_json({"records": [record]}))
-    return pd.DataFrame({
-        "site": offending["site"], "subject_entity": "po_line",
-        "subject_source_system": offending["source_system"], "subject_source_key": offending["source_key"],
-        "wo_number": offending["wo_ref"], "op_seq": offending["op_ref"],
-        "po_number": offending["po_number"], "line_number": offending["line_number"],
-        "summary": summaries, "evidence": evidence,
-    })
+    return subject_frame(offending, "po_line", wo_number=offending["wo_ref"], op_seq=offending["op_ref"],
+                         po_number=offending["po_number"], line_number=offending["line_number"],
+                         summary=summaries, evidence=evidence)
 
 
 def _wo_side_assertions(data: CanonicalFrames) -> list[tuple[str, pd.DataFrame, tuple[str, ...]]]:
@@ -145,13 +141,9 @@ def wo_names_missing_po_line(data: CanonicalFrames, settings: ReconcileSettings)
                 gap = f"no ERP source of site {row.site} has it"
             summaries.append(f"{_who(name, row)} names {named}; {gap}.")
             evidence.append(to_json({"records": [record, *header_records.get(key, []), *line_records.get(key, [])]}))
-        parts.append(pd.DataFrame({
-            "site": dangling["site"], "subject_entity": name,
-            "subject_source_system": dangling["source_system"], "subject_source_key": dangling["source_key"],
-            "wo_number": dangling["wo_number"], "op_seq": dangling["op_seq"],
-            "po_number": dangling["po_number"], "line_number": dangling["line_number"],
-            "summary": summaries, "evidence": evidence,
-        }))
+        parts.append(subject_frame(dangling, name, wo_number=dangling["wo_number"], op_seq=dangling["op_seq"],
+                                   po_number=dangling["po_number"], line_number=dangling["line_number"],
+                                   summary=summaries, evidence=evidence))
     if not parts:
         return pd.DataFrame(columns=list(SUBJECT_COLUMNS))
     return pd.concat(parts, ignore_index=True)

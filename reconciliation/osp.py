@@ -12,7 +12,7 @@ from typing import TYPE_CHECKING
 
 import pandas as pd
 
-from reconciliation.exceptions import SUBJECT_COLUMNS
+from reconciliation.exceptions import SUBJECT_COLUMNS, subject_frame
 from reconciliation.frames import (
     ACTIVE_LINK_STATUSES,
     OP_KEY,
@@ -83,13 +83,9 @@ def osp_operation_without_po_line(data: CanonicalFrames, settings: ReconcileSett
             f"{row.source_system}) is {row.status} but no PO line is linked to it{detail}."
         )
         evidence.append(to_json({"records": [record, *link_records.get(op_key, []), *other_lines]}))
-    return pd.DataFrame({
-        "site": offending["site"], "subject_entity": "wo_operation",
-        "subject_source_system": offending["source_system"], "subject_source_key": offending["source_key"],
-        "wo_number": offending["wo_number"], "op_seq": offending["op_seq"],
-        "po_number": offending["po_ref"], "line_number": offending["po_line_ref"],
-        "summary": summaries, "evidence": evidence,
-    })
+    return subject_frame(offending, "wo_operation", wo_number=offending["wo_number"], op_seq=offending["op_seq"],
+                         po_number=offending["po_ref"], line_number=offending["po_line_ref"],
+                         summary=summaries, evidence=evidence)
 
 
 def osp_po_line_overdue(data: CanonicalFrames, settings: ReconcileSettings) -> pd.DataFrame:
@@ -144,10 +140,6 @@ def osp_po_line_overdue(data: CanonicalFrames, settings: ReconcileSettings) -> p
     first_op = op_rows.drop_duplicates(["line_system", "line_key"])[["line_system", "line_key", "wo_number", "op_seq"]]
     first_op.columns = ["source_system", "source_key", "op_wo_number", "op_seq"]
     offending = offending.merge(first_op, how="left", on=["source_system", "source_key"])
-    return pd.DataFrame({
-        "site": offending["site"], "subject_entity": "po_line",
-        "subject_source_system": offending["source_system"], "subject_source_key": offending["source_key"],
-        "wo_number": offending["op_wo_number"], "op_seq": offending["op_seq"],
-        "po_number": offending["po_number"], "line_number": offending["line_number"],
-        "summary": summaries, "evidence": evidence,
-    })
+    return subject_frame(offending, "po_line", wo_number=offending["op_wo_number"], op_seq=offending["op_seq"],
+                         po_number=offending["po_number"], line_number=offending["line_number"],
+                         summary=summaries, evidence=evidence)

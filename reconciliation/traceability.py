@@ -7,7 +7,7 @@ from typing import TYPE_CHECKING
 import numpy as np
 import pandas as pd
 
-from reconciliation.exceptions import SUBJECT_COLUMNS
+from reconciliation.exceptions import SUBJECT_COLUMNS, subject_frame
 from reconciliation.frames import (
     WO_KEY,
     CanonicalFrames,
@@ -69,9 +69,5 @@ def closed_without_sign_off(data: CanonicalFrames, settings: ReconcileSettings) 
             f"inspection sign-off is missing on {' and '.join(missing)}."
         )
         evidence.append(to_json({"records": [record, *unsigned], "unsigned_operations": [r["op_seq"] for r in unsigned]}))
-    return pd.DataFrame({
-        "site": offending["site"], "subject_entity": "work_order",
-        "subject_source_system": offending["source_system"], "subject_source_key": offending["source_key"],
-        "wo_number": offending["wo_number"], "op_seq": pd.NA, "po_number": pd.NA, "line_number": pd.NA,
-        "summary": summaries, "evidence": evidence,
-    })
+    return subject_frame(offending, "work_order", wo_number=offending["wo_number"], summary=summaries,
+                         evidence=evidence)
