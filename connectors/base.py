@@ -42,6 +42,9 @@ class StreamSettings(StrictModel):
     key: list[str] = Field(default_factory=list, description="source columns that identify a record")
     bookmark: list[str] = Field(default_factory=list, description="columns ordering incremental reads")
     batch_size: int = Field(default=50_000, gt=0)
+    prefetch_batches: int = Field(
+        default=1, ge=0, le=8,
+        description="batches read ahead while the previous one is mapped and loaded (0: none)")
 
 
 class SecretMissingError(ConnectorError):

@@ -2,12 +2,16 @@
 
 from __future__ import annotations
 
+import queue
+import threading
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from datetime import date, datetime, time
 from decimal import Decimal
-from typing import Any
+from typing import Any, TypeVar
 
 import pyarrow as pa
+
+T = TypeVar("T")
 
 
 def _column(values: list[Any]) -> pa.Array:
@@ -118,3 +122,60 @@ def rebatch(tables: Iterable[pa.Table], batch_size: int) -> Iterator[pa.Table]:
             rows -= cut
     if pending:
         yield pa.concat_tables(pending, promote_options="permissive")
+
+
+_DONE = object()
+
+
+def prefetch(batches: Iterable[T], depth: int = 1) -> Iterator[T]:
+    """Yield ``batches`` while a background thread already reads the next ``depth`` of them.
+
+    Extraction waits on the source (a socket, an ODBC driver) while mapping and loading work on the
+    previous batch; both release the GIL often enough to overlap. At most ``depth`` batches wait in
+    the queue, so memory stays bounded by the batch size. An error in the reader is raised here, at
+    the point in the sequence where it happened; when the consumer stops early, the reader closes
+    the source iterator in its own thread and ends.
+    """
+    if depth < 1:
+        yield from batches
+        return
+    waiting: queue.Queue = queue.Queue(maxsize=depth)
+    stop = threading.Event()
+
+    def offer(item: Any) -> bool:
+        while not stop.is_set():
+            try:
+                waiting.put(item, timeout=0.1)
+                return True
+            except queue.Full:
+                continue
+        return False
+
+    def read() -> None:
+        iterator = iter(batches)
+        try:
+            for batch in iterator:
+                if not offer((batch, None)):
+                    break
+            else:
+                offer((_DONE, None))
+        except BaseException as exc:  # handed to the consumer, raised there
+            offer((_DONE, exc))
+        finally:
+            close = getattr(iterator, "close", None)
+            if close is not None:
+                close()
+
+    reader = threading.Thread(target=read, name="threadline-prefetch", daemon=True)
+    reader.start()
+    try:
+        while True:
+            batch, error = waiting.get()
+            if batch is _DONE:
+                if error is not None:
+                    raise error
+                return
+            yield batch
+    finally:
+        stop.set()
+        reader.join()

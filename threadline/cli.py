@@ -117,9 +117,15 @@ def _money(value: Any) -> str:
 
 def _print_run(result, config_path: Path | None) -> None:
     rows = [[s.source, s.stream, s.entity, s.rows_read, s.rows_landed, s.rows_mapped, s.rows_quarantined,
-             s.rows_loaded, s.status] for s in result.streams]
+             s.rows_loaded, "-" if s.rows_deleted is None else s.rows_deleted, s.status] for s in result.streams]
     console.print(_table(f"Run {result.run_id}: rows per stage", [
-        "source", "stream", "entity", "read", "landed", "mapped", "quarantined", "loaded", "status"], rows))
+        "source", "stream", "entity", "read", "landed", "mapped", "quarantined", "loaded", "soft-deleted",
+        "status"], rows))
+    for s in result.streams:
+        if s.resumes:
+            console.print(f"{s.source}.{s.stream}: restarted {s.resumes} time(s) from the committed bookmark")
+        if s.notes:
+            console.print(f"{s.source}.{s.stream}: {s.notes}")
     if result.findings_by_rule:
         from reconciliation.catalogue import CATALOGUE
 
@@ -208,14 +214,35 @@ def run(source: list[str] = typer.Option(None, "--source", "-s", help="only this
 
     config = _config()
     with _progress() as progress:
-        result = run_pipeline(config, sources=source or None, full=full, reporter=RichReporter(progress))
+        result = run_pipeline(config, sources=source or None, full=full, reporter=RichReporter(progress),
+                              command="run --full" if full else "run")
+    _report_run(result, as_json)
+
+
+def _report_run(result, as_json: bool) -> None:
+    """Print a run's outcome; a failed run exits 75 when only transient errors failed it, else 1."""
     if as_json:
         _print_json({**result.summary(), "streams": [s.log_row() for s in result.streams],
                      "costliest": result.costliest})
     else:
         _print_run(result, None)
     if result.status != "succeeded":
-        raise typer.Exit(1)
+        raise typer.Exit(75 if result.transient else 1)
+
+
+@app.command()
+def sync(source: list[str] = typer.Option(None, "--source", "-s", help="only this source (repeatable)"),
+         full: bool = typer.Option(False, "--full", help="read everything again and soft-delete rows the "
+                                                         "source no longer holds"),
+         as_json: bool = JsonOption):
+    """Extract, land, map, validate and load, without reconciling (what a per-source schedule runs)."""
+    from threadline.pipeline import run_pipeline
+
+    config = _config()
+    with _progress() as progress:
+        result = run_pipeline(config, sources=source or None, full=full, reporter=RichReporter(progress),
+                              command="sync --full" if full else "sync", reconcile=False)
+    _report_run(result, as_json)
 
 
 @app.command()
@@ -290,10 +317,15 @@ def runs_list(limit: int = typer.Option(20, help="most recent runs to show"), as
                       f"finished {r.finished_at}" + (f"\n  error: {r.error}" if r.error else ""))
         if not s.empty:
             console.print(_table("", ["source", "stream", "read", "landed", "mapped", "quarantined", "loaded",
-                                      "seconds", "status"],
+                                      "soft-deleted", "restarts", "seconds", "status"],
                                  [[x.source, x.stream, x.rows_read, x.rows_landed, x.rows_mapped, x.rows_quarantined,
-                                   x.rows_loaded, f"{x.seconds_extract + x.seconds_map + x.seconds_validate + x.seconds_load:.2f}",
+                                   x.rows_loaded, "-" if x.rows_deleted != x.rows_deleted or x.rows_deleted is None
+                                   else int(x.rows_deleted), x.resumes,
+                                   f"{x.seconds_extract + x.seconds_map + x.seconds_validate + x.seconds_load:.2f}",
                                    x.status] for x in s.itertuples()]))
+            for x in s.itertuples():
+                if x.notes:
+                    console.print(f"  {x.source}.{x.stream}: {x.notes}")
 
 
 @rules_app.command("list")

@@ -74,6 +74,13 @@ class SourceConfig(_Strict):
     schedule: str | None = Field(default=None, description="cron or preset for the sync DAG")
     connection: dict[str, Any] = Field(default_factory=dict)
     streams: list[dict[str, Any]] = Field(min_length=1)
+    resume_attempts: int = Field(
+        default=2, ge=0, le=10,
+        description="times a stream restarts from its last committed bookmark after a transient failure")
+    resume_backoff_seconds: float = Field(default=5.0, ge=0, description="first wait before a restart; doubles")
+    max_delete_fraction: float = Field(
+        default=0.5, gt=0, le=1,
+        description="a full refresh that would soft-delete more than this share of an entity's rows fails instead")
 
     @field_validator("name")
     @classmethod

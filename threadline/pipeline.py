@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import logging
 import secrets
 import time
 from collections.abc import Iterable, Iterator
@@ -23,6 +24,7 @@ import pyarrow.parquet as pq
 
 from connectors import connector_class
 from connectors.base import Connector, ConnectorError, StreamSettings
+from connectors.records import prefetch
 from mappings.canonical import ENTITIES
 from mappings.engine import map_batch
 from mappings.spec import MappingSpec, MappingSpecError, load_spec
@@ -30,7 +32,9 @@ from threadline.config import Config, SourceConfig
 from threadline.errors import FatalError, ThreadlineError, TransientError
 from threadline.validate import validate_batch
 from threadline.warehouse import schema
-from threadline.warehouse.store import Warehouse, open_warehouse, upsert, utcnow
+from threadline.warehouse.store import MassDeleteError, Warehouse, open_warehouse, upsert, utcnow
+
+log = logging.getLogger(__name__)
 
 
 class Reporter(Protocol):
@@ -74,6 +78,13 @@ class StreamResult:
     control_sums: dict[str, dict[str, float]] = field(default_factory=lambda: {"read": {}, "loaded": {}})
     bookmark_before: dict[str, Any] | None = None
     bookmark_after: dict[str, Any] | None = None
+    #: soft-deleted by a full refresh; None when no delete check ran for this stream
+    rows_deleted: int | None = None
+    #: restarts from the last committed bookmark after transient source failures
+    resumes: int = 0
+    notes: str | None = None
+    #: quarantined rows without a source key: a full refresh cannot tell what they stand for
+    rows_quarantined_without_key: int = 0
     seconds_extract: float = 0.0
     seconds_map: float = 0.0
     seconds_validate: float = 0.0
@@ -84,6 +95,7 @@ class StreamResult:
 
     def log_row(self) -> dict[str, Any]:
         row = asdict(self)
+        del row["rows_quarantined_without_key"]
         for key in ("control_sums", "bookmark_before", "bookmark_after"):
             row[key] = json.dumps(row[key], default=str) if row[key] is not None else None
         return row
@@ -102,10 +114,13 @@ class RunResult:
     reports: dict[str, str] = field(default_factory=dict)
     seconds: dict[str, float] = field(default_factory=dict)
     error: str | None = None
+    #: the run failed only on transient errors (a later retry may succeed)
+    transient: bool = False
 
     def summary(self) -> dict[str, Any]:
         totals = {k: sum(getattr(s, k) for s in self.streams) for k in
-                  ("rows_read", "rows_landed", "rows_mapped", "rows_quarantined", "rows_loaded")}
+                  ("rows_read", "rows_landed", "rows_mapped", "rows_quarantined", "rows_loaded", "resumes")}
+        totals["rows_deleted"] = sum(s.rows_deleted or 0 for s in self.streams)
         return {"run_id": self.run_id, "status": self.status, "totals": totals,
                 "findings_by_rule": self.findings_by_rule, "exceptions": self.exceptions,
                 "reports": self.reports, "seconds": self.seconds, "error": self.error}
@@ -175,55 +190,47 @@ def _timed(iterator: Iterator[pa.Table], result: StreamResult) -> Iterator[pa.Ta
 def sync_stream(config: Config, warehouse: Warehouse, connector: Connector, source: SourceConfig,
                 stream: StreamSettings, spec: MappingSpec, run_id: str, *, full: bool = False,
                 reporter: Reporter | None = None) -> StreamResult:
-    """Extract, land, map, validate and load one stream; the bookmark moves with each committed batch."""
+    """Extract, land, map, validate and load one stream; the bookmark moves with each committed batch.
+
+    A transient source failure (a dropped connection, a service that stopped answering) restarts the
+    read from the last committed bookmark, up to ``source.resume_attempts`` times with doubling
+    waits; rows read twice are absorbed by the upsert. With ``full``, the stream ignores its stored
+    bookmark and records every key it reads, for the soft-delete check after the source is done.
+    """
     reporter = reporter or SilentReporter()
     result = StreamResult(run_id, source.name, stream.name, spec.entity.name)
     result.bookmark_before = None if full else warehouse.get_bookmark(source.name, stream.name)
     warehouse.record_stream(result.log_row())
     reporter.stream_started(source.name, stream.name)
-    decimal_fields = [f.name for f in spec.entity.fields if f.type == "decimal"]
+    batch_no = 0
     try:
-        for batch_no, table in enumerate(_timed(connector.read(stream, result.bookmark_before), result), start=1):
-            extracted_at = utcnow()
-            result.batches = batch_no
-            result.rows_read += table.num_rows
-            _add(result.control_sums["read"], _numeric_sums(table, spec.source_columns))
-            _land(config, warehouse, run_id, source.name, stream.name, batch_no, table, extracted_at)
-            result.rows_landed += table.num_rows
-
-            started = time.perf_counter()
-            mapped = map_batch(spec, table.to_pandas(), source_system=source.name, run_id=run_id,
-                               extracted_at=extracted_at, sparse=connector.sparse_records)
-            result.seconds_map += time.perf_counter() - started
-            result.rows_mapped += len(mapped.mapped)
-
-            started = time.perf_counter()
-            valid, invalid = validate_batch(spec.entity, mapped.mapped)
-            result.seconds_validate += time.perf_counter() - started
-            quarantined = pd.concat([mapped.quarantined, invalid], ignore_index=True) if not invalid.empty \
-                else mapped.quarantined
-
-            if len(valid) + len(quarantined) != table.num_rows:
-                raise FatalError(f"source {source.name!r}, stream {stream.name!r}, batch {batch_no}: "
-                                 f"{table.num_rows} rows landed but {len(valid)} loaded + {len(quarantined)} "
-                                 f"quarantined; nothing of this batch was loaded")
-            bookmark = _last_bookmark(table, stream.bookmark)
-            started = time.perf_counter()
-            loaded = warehouse.load_batch(entity=spec.entity.name, rows=valid, quarantined=quarantined,
-                                          source=source.name, stream=stream.name, run_id=run_id,
-                                          bookmark=bookmark)
-            result.seconds_load += time.perf_counter() - started
-            result.rows_loaded += loaded
-            result.rows_quarantined += len(quarantined)
-            _add(result.control_sums["loaded"], {f: float(valid[f].sum()) for f in decimal_fields})
-            if bookmark is not None:
-                result.bookmark_after = bookmark
-            reporter.batch_loaded(source.name, stream.name, table.num_rows)
+        while True:
+            committed = result.bookmark_after if result.bookmark_after is not None else result.bookmark_before
+            try:
+                batches = prefetch(connector.read(stream, committed), stream.prefetch_batches)
+                for table in _timed(batches, result):
+                    batch_no += 1
+                    _load_one_batch(config, warehouse, connector, source, stream, spec, run_id, result,
+                                    batch_no, table, full)
+                    reporter.batch_loaded(source.name, stream.name, table.num_rows)
+                break
+            except ConnectorError as exc:
+                if not exc.transient or result.resumes >= source.resume_attempts:
+                    raise
+                result.resumes += 1
+                wait = source.resume_backoff_seconds * 2 ** (result.resumes - 1)
+                log.warning("source %r, stream %r: %s; restarting from the committed bookmark %s in %.1fs "
+                            "(restart %d of %d)", source.name, stream.name, exc, json.dumps(committed, default=str),
+                            wait, result.resumes, source.resume_attempts)
+                warehouse.record_stream(result.log_row())
+                time.sleep(wait)
         result.status = "succeeded"
     except BaseException as exc:
         # whatever stopped the stream, the run log must not say it is still running
         result.status = "failed"
         result.error = str(exc) or type(exc).__name__
+        if result.resumes:
+            result.error += f" (after {result.resumes} restart(s) from the committed bookmark)"
         raise
     finally:
         result.finished_at = utcnow()
@@ -232,6 +239,49 @@ def sync_stream(config: Config, warehouse: Warehouse, connector: Connector, sour
         warehouse.record_stream(result.log_row())
         reporter.stream_finished(result)
     return result
+
+
+def _load_one_batch(config: Config, warehouse: Warehouse, connector: Connector, source: SourceConfig,
+                    stream: StreamSettings, spec: MappingSpec, run_id: str, result: StreamResult,
+                    batch_no: int, table: pa.Table, full: bool) -> None:
+    """Land, map, validate and load one batch; its rows, quarantine and bookmark commit together."""
+    extracted_at = utcnow()
+    result.batches = batch_no
+    result.rows_read += table.num_rows
+    _add(result.control_sums["read"], _numeric_sums(table, spec.source_columns))
+    _land(config, warehouse, run_id, source.name, stream.name, batch_no, table, extracted_at)
+    result.rows_landed += table.num_rows
+
+    started = time.perf_counter()
+    mapped = map_batch(spec, table.to_pandas(), source_system=source.name, run_id=run_id,
+                       extracted_at=extracted_at, sparse=connector.sparse_records)
+    result.seconds_map += time.perf_counter() - started
+    result.rows_mapped += len(mapped.mapped)
+
+    started = time.perf_counter()
+    valid, invalid = validate_batch(spec.entity, mapped.mapped)
+    result.seconds_validate += time.perf_counter() - started
+    quarantined = pd.concat([mapped.quarantined, invalid], ignore_index=True) if not invalid.empty \
+        else mapped.quarantined
+
+    if len(valid) + len(quarantined) != table.num_rows:
+        raise FatalError(f"source {source.name!r}, stream {stream.name!r}, batch {batch_no}: "
+                         f"{table.num_rows} rows landed but {len(valid)} loaded + {len(quarantined)} "
+                         f"quarantined; nothing of this batch was loaded")
+    bookmark = _last_bookmark(table, stream.bookmark)
+    started = time.perf_counter()
+    loaded = warehouse.load_batch(entity=spec.entity.name, rows=valid, quarantined=quarantined,
+                                  source=source.name, stream=stream.name, run_id=run_id,
+                                  bookmark=bookmark, track_keys=full)
+    result.seconds_load += time.perf_counter() - started
+    result.rows_loaded += loaded
+    result.rows_quarantined += len(quarantined)
+    if full and not quarantined.empty:
+        result.rows_quarantined_without_key += int(quarantined["source_key"].isna().sum())
+    decimal_fields = [f.name for f in spec.entity.fields if f.type == "decimal"]
+    _add(result.control_sums["loaded"], {f: float(valid[f].sum()) for f in decimal_fields})
+    if bookmark is not None:
+        result.bookmark_after = bookmark
 
 
 def extract_and_load(config: Config, warehouse: Warehouse, run_id: str, *, sources: Iterable[str] | None = None,
@@ -250,17 +300,61 @@ def extract_and_load(config: Config, warehouse: Warehouse, run_id: str, *, sourc
         except ConnectorError as exc:
             failures.append(str(exc))
             continue
+        source_results, source_failures = [], []
         with connector:
             for stream in config.stream_settings(source):
                 spec = load_spec(config.resolve_mapping(stream.mapping))
                 try:
-                    results.append(sync_stream(config, warehouse, connector, source, stream, spec, run_id,
-                                               full=full, reporter=reporter))
+                    source_results.append(sync_stream(config, warehouse, connector, source, stream, spec,
+                                                      run_id, full=full, reporter=reporter))
                 except (ConnectorError, MappingSpecError, ThreadlineError) as exc:
                     kind = "transient" if isinstance(exc, TransientError) or getattr(exc, "transient", False) \
                         else "fatal"
-                    failures.append(f"[{kind}] {exc}")
+                    source_failures.append(f"[{kind}] {exc}")
+        if full:
+            source_failures += _settle_deletes(warehouse, source, run_id, source_results, complete=not source_failures)
+        results += source_results
+        failures += source_failures
     return results, failures
+
+
+def _settle_deletes(warehouse: Warehouse, source: SourceConfig, run_id: str, results: list[StreamResult],
+                    *, complete: bool) -> list[str]:
+    """After a full refresh of ``source``: soft-delete the rows it no longer holds, entity by entity.
+
+    Deletes are only decided from a complete read: when a stream failed, or quarantined rows whose
+    key could not be read (they may be any of the rows), nothing is deleted and the run log says why.
+    Returns failure messages (a mass delete refused).
+    """
+    failures = []
+    try:
+        by_entity: dict[str, list[StreamResult]] = {}
+        for result in results:
+            by_entity.setdefault(result.entity, []).append(result)
+        for entity, streams in by_entity.items():
+            first = streams[0]
+            keyless = sum(r.rows_quarantined_without_key for r in streams)
+            if not complete:
+                first.notes = "soft deletes not checked: a stream of this source failed during the full refresh"
+            elif keyless:
+                first.notes = (f"soft deletes not checked: {keyless} quarantined row(s) have no readable key, "
+                               f"so the full refresh cannot tell which rows the source still holds")
+            else:
+                try:
+                    deleted, before = warehouse.soft_delete_unseen(
+                        source=source.name, entity=entity, run_id=run_id, max_fraction=source.max_delete_fraction)
+                except MassDeleteError as exc:
+                    first.notes, first.status, first.error = str(exc), "failed", str(exc)
+                    failures.append(f"[fatal] {exc}")
+                else:
+                    first.rows_deleted = deleted
+                    if deleted:
+                        log.warning("source %r: %d of %d %s rows are gone from the source; soft-deleted",
+                                    source.name, deleted, before, entity)
+            warehouse.record_stream(first.log_row())
+    finally:
+        warehouse.forget_seen_keys(run_id)
+    return failures
 
 
 def read_canonical(warehouse: Warehouse) -> dict[str, pd.DataFrame]:
@@ -312,11 +406,13 @@ def reconcile_and_publish(config: Config, warehouse: Warehouse, run_id: str,
 
 
 def run_pipeline(config: Config, *, sources: Iterable[str] | None = None, full: bool = False,
-                 reporter: Reporter | None = None, command: str = "run", warehouse: Warehouse | None = None) -> RunResult:
+                 reporter: Reporter | None = None, command: str = "run", warehouse: Warehouse | None = None,
+                 reconcile: bool = True) -> RunResult:
     """One whole run: sync the sources, then, if every stream succeeded, reconcile and publish.
 
     When a stream fails, the run stops before reconciling: rules over partly refreshed data would
     report gaps that are not there (or hide ones that are). The failures are in the result and the run log.
+    With ``reconcile=False`` (``threadline sync``) the run ends after loading.
     """
     reporter = reporter or SilentReporter()
     own_warehouse = warehouse is None
@@ -332,7 +428,11 @@ def run_pipeline(config: Config, *, sources: Iterable[str] | None = None, full: 
         run.seconds["extract_to_load"] = time.perf_counter() - started
         if failures:
             run.status = "failed"
-            run.error = "; ".join(failures) + " -- reconciliation skipped until every stream loads"
+            run.transient = all(f.startswith("[transient]") for f in failures)
+            run.error = "; ".join(failures) + (" -- reconciliation skipped until every stream loads"
+                                               if reconcile else "")
+        elif not reconcile:
+            run.status = "succeeded"
         else:
             published = reconcile_and_publish(config, warehouse, run_id, reporter)
             run.findings_by_rule = published["findings_by_rule"]

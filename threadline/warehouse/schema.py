@@ -54,6 +54,9 @@ def _canonical_table(entity: Entity) -> Table:
         Column("extracted_at", DateTime, nullable=False),
         Column("record_hash", String(16), nullable=False),
         Column("loaded_at", DateTime, nullable=False),
+        # set when a full refresh no longer finds the row in its source; cleared if it comes back
+        Column("deleted_at", DateTime),
+        Column("deleted_run_id", String(40)),
     ]
     table = Table(entity.name, metadata, *columns, comment=entity.description)
     for cols in _INDEXED.get(entity.name, []):
@@ -99,7 +102,19 @@ run_stream = Table(
     Column("started_at", DateTime, nullable=False),
     Column("finished_at", DateTime),
     Column("error", Text),
+    Column("rows_deleted", Integer),  # soft-deleted by a full refresh; NULL when deletes were not checked
+    Column("resumes", Integer, nullable=False, default=0, server_default="0"),  # restarts from the committed bookmark
+    Column("notes", Text),
     comment="Row counts, control sums and timings per run, source and stream.",
+)
+
+key_seen = Table(
+    "tl_key_seen", metadata,
+    Column("run_id", String(40), primary_key=True),
+    Column("source", String(64), primary_key=True),
+    Column("entity", String(64), primary_key=True),
+    Column("source_key", String(255), primary_key=True),
+    comment="Keys a full refresh has read so far; rows of the source missing here are soft-deleted.",
 )
 
 bookmark = Table(

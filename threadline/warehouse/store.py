@@ -15,7 +15,7 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
-from sqlalchemy import Connection, Engine, Table, bindparam, func, select, update
+from sqlalchemy import Connection, Engine, Table, and_, bindparam, exists, func, null, or_, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 
 from threadline.warehouse import schema
@@ -105,7 +105,19 @@ def _copy_upsert(conn: Connection, table: Table, frame: pd.DataFrame, names: lis
     unique = frame.drop_duplicates(primary_key, keep="last")  # ON CONFLICT may touch a row once only
     _copy_csv(cursor, staging, columns, names, _storage_columns(unique, table, names))
     updates = ", ".join(f"{quote(n)} = EXCLUDED.{quote(n)}" for n in names if n not in primary_key)
-    unchanged = f" WHERE {target}.record_hash IS DISTINCT FROM EXCLUDED.record_hash" if "record_hash" in names else ""
+    if not updates:  # a key-only table: a row that is there already is left as it is
+        cursor.execute(f"INSERT INTO {target} ({columns}) SELECT {columns} FROM {staging} "
+                       f"ON CONFLICT ({', '.join(quote(k) for k in primary_key)}) DO NOTHING")
+        cursor.execute(f"TRUNCATE {staging}")
+        cursor.close()
+        return
+    unchanged = ""
+    if "record_hash" in names:
+        unchanged = f" WHERE {target}.record_hash IS DISTINCT FROM EXCLUDED.record_hash"
+        if _revives(table, names):
+            # a soft-deleted row read again is back, even when its content did not change
+            updates += ", deleted_at = NULL, deleted_run_id = NULL"
+            unchanged += f" OR {target}.deleted_at IS NOT NULL"
     cursor.execute(f"INSERT INTO {target} ({columns}) SELECT {columns} FROM {staging} "
                    f"ON CONFLICT ({', '.join(quote(k) for k in primary_key)}) DO UPDATE SET {updates}{unchanged}")
     cursor.execute(f"TRUNCATE {staging}")
@@ -148,19 +160,47 @@ def insert_rows(conn: Connection, table: Table, frame: pd.DataFrame) -> int:
     return len(frame)
 
 
+def _revives(table: Table, names: list[str]) -> bool:
+    """Whether an upsert into ``table`` must clear a soft delete (canonical tables, rows without one)."""
+    return "deleted_at" in table.c and "deleted_at" not in names
+
+
 def _sqlite_upsert_sql(conn: Connection, table: Table, names: list[str], primary_key: list[str]) -> tuple[str, list[str]]:
     """The SQLite INSERT ... ON CONFLICT statement and the order of its positional parameters."""
     stmt = _insert(conn, table).values({n: bindparam(n, type_=table.c[n].type) for n in names})
     changing = {n: stmt.excluded[n] for n in names if n not in primary_key}
-    where = table.c.record_hash != stmt.excluded.record_hash if "record_hash" in names else None
+    if not changing:  # a key-only table: a row that is there already is left as it is
+        compiled = stmt.on_conflict_do_nothing(index_elements=primary_key).compile(dialect=conn.dialect)
+        return str(compiled), [compiled.binds[b].key for b in compiled.positiontup]
+    where = None
+    if "record_hash" in names:
+        where = table.c.record_hash != stmt.excluded.record_hash
+        if _revives(table, names):
+            # a soft-deleted row read again is back, even when its content did not change
+            changing.update(deleted_at=null(), deleted_run_id=null())
+            where = or_(where, table.c.deleted_at.is_not(None))
     stmt = stmt.on_conflict_do_update(index_elements=primary_key, set_=changing, where=where)
     compiled = stmt.compile(dialect=conn.dialect)
     return str(compiled), [compiled.binds[b].key for b in compiled.positiontup]
 
 
+class MassDeleteError(Exception):
+    """A full refresh would soft-delete more of a source's rows than its configured limit allows."""
+
+    def __init__(self, source: str, entity: str, going: int, before: int, max_fraction: float):
+        super().__init__(
+            f"source {source!r}: the full refresh did not read {going:,} of the {before:,} {entity} rows the "
+            f"warehouse holds ({going / before:.0%}, limit {max_fraction:.0%}); nothing was soft-deleted. "
+            f"Check the source's tables and queries; if the source really dropped them, raise "
+            f"max_delete_fraction for this source and run the full refresh again")
+        self.source, self.entity, self.going, self.before = source, entity, going, before
+
+
 def quarantine_id(source: str, stream: str, source_key: str | None, field: str, check: str, record: str) -> str:
     """Stable id of a quarantined row, so a re-read updates it instead of adding another."""
-    basis = f"{source}|{stream}|{source_key if source_key else record}|{field}|{check}"
+    # a row whose key could not be read (None or pandas' NA) is known by its whole record instead
+    has_key = isinstance(source_key, str) and source_key != ""
+    basis = f"{source}|{stream}|{source_key if has_key else record}|{field}|{check}"
     return "Q-" + hashlib.sha1(basis.encode()).hexdigest()[:16]
 
 
@@ -197,14 +237,24 @@ class Warehouse:
 
     # ------------------------------------------------------------- loads
     def load_batch(self, *, entity: str, rows: pd.DataFrame, quarantined: pd.DataFrame, source: str,
-                   stream: str, run_id: str, bookmark: Mapping[str, Any] | None) -> int:
-        """Upsert canonical rows, record quarantined rows and move the bookmark in one transaction."""
+                   stream: str, run_id: str, bookmark: Mapping[str, Any] | None,
+                   track_keys: bool = False) -> int:
+        """Upsert canonical rows, record quarantined rows and move the bookmark in one transaction.
+
+        With ``track_keys`` (a full refresh), the source keys of the batch, loaded or quarantined,
+        are recorded too, so that :meth:`soft_delete_unseen` knows what the source still holds.
+        """
         table = schema.CANONICAL_TABLES[entity]
         now = utcnow()
         with self.engine.begin() as conn:
             loaded = upsert(conn, table, rows.assign(loaded_at=now))
             self._record_quarantine(conn, quarantined, source=source, stream=stream, entity=entity,
                                     run_id=run_id, now=now)
+            if track_keys:
+                keys = pd.concat([rows["source_key"], quarantined.get("source_key", pd.Series(dtype=object))])
+                keys = keys.dropna().astype(str).drop_duplicates()
+                upsert(conn, schema.key_seen, pd.DataFrame(
+                    {"run_id": run_id, "source": source, "entity": entity, "source_key": keys.to_numpy()}))
             if bookmark is not None:
                 self.set_bookmark(conn, source, stream, bookmark, run_id)
         return loaded
@@ -236,16 +286,47 @@ class Warehouse:
                              times_seen=1)
         conn.execute(stmt, to_records(frame, table))
 
+    def soft_delete_unseen(self, *, source: str, entity: str, run_id: str,
+                           max_fraction: float) -> tuple[int, int]:
+        """Soft-delete the rows of ``source`` in ``entity`` that the full refresh ``run_id`` did not read.
+
+        Returns (rows soft-deleted, rows the source had before). Raises :class:`MassDeleteError` and
+        deletes nothing when more than ``max_fraction`` of the rows would go: an emptied table or a
+        narrowed query is far likelier than a plant deleting most of its records at once.
+        """
+        table = schema.CANONICAL_TABLES[entity]
+        seen = schema.key_seen
+        live = and_(table.c.source_system == source, table.c.deleted_at.is_(None))
+        unseen = ~exists().where(seen.c.run_id == run_id, seen.c.source == source, seen.c.entity == entity,
+                                 seen.c.source_key == table.c.source_key)
+        with self.engine.begin() as conn:
+            before = conn.execute(select(func.count()).select_from(table).where(live)).scalar_one()
+            going = conn.execute(select(func.count()).select_from(table).where(live, unseen)).scalar_one()
+            if going and going > max_fraction * before:
+                raise MassDeleteError(source, entity, going, before, max_fraction)
+            if going:
+                conn.execute(update(table).where(live, unseen).values(deleted_at=utcnow(), deleted_run_id=run_id))
+        return going, before
+
+    def forget_seen_keys(self, run_id: str) -> None:
+        """Drop the key snapshot of a full refresh once its deletes are settled."""
+        with self.engine.begin() as conn:
+            conn.execute(schema.key_seen.delete().where(schema.key_seen.c.run_id == run_id))
+
     # ------------------------------------------------------------- reads
-    def read_entity(self, entity: str, columns: Iterable[str] | None = None) -> pd.DataFrame:
-        """All rows of a canonical table as a DataFrame with canonical dtypes."""
+    def read_entity(self, entity: str, columns: Iterable[str] | None = None, *,
+                    include_deleted: bool = False) -> pd.DataFrame:
+        """Rows of a canonical table as a DataFrame with canonical dtypes (soft-deleted rows left out)."""
         from mappings.canonical import ENTITIES
         from mappings.engine import coerce
 
         table = schema.CANONICAL_TABLES[entity]
         selected = [table.c[c] for c in columns] if columns else list(table.columns)
+        query = select(*selected)
+        if not include_deleted:
+            query = query.where(table.c.deleted_at.is_(None))
         with self.engine.connect() as conn:
-            frame = pd.read_sql(select(*selected), conn)
+            frame = pd.read_sql(query, conn)
         for f in ENTITIES[entity].fields:
             if f.name in frame.columns:
                 frame[f.name] = coerce(frame[f.name], f.type)[0]
