@@ -1,8 +1,17 @@
-"""SOAP web services through zeep: the WSDL, the requests, basic auth and faults.
+"""SOAP web services through zeep: the WSDL, the requests, authentication, paging and faults.
 
-A stream names an operation, fixed request parameters, the bookmark and paging parameters, and
-where its records sit in the response (``PurchaseOrder/Lines/Line``); header and nested lines
-flatten into separate streams. XML is parsed with DTDs, entities and network access off.
+A stream names an operation, a request template (fixed parameters that may carry the bookmark),
+the bookmark and paging parameters, and where its records sit in the response element
+(``PurchaseOrder/Lines/Line``); header and nested lines flatten into separate streams. XML is
+parsed with DTDs, entities and network access off.
+
+Paging follows what real ERPs do: ``offset`` (a start row and a page size, as Maximo's
+``rsStart``/``maxItems`` attributes), ``bookmark_key`` (the key of the last record asks for the
+next page, as Dynamics NAV's ``ReadMultiple`` ``bookmarkKey``/``setSize``), ``page_token`` (the
+response names the next page) or ``none``.
+
+Credentials go as HTTP basic auth or as a WS-Security UsernameToken header (text or digest). A
+WSDL given as a URL, with everything it imports, is fetched once and cached on disk.
 
 zeep always builds the request and turns faults into errors. The response body is parsed by the
 streaming path in ``connectors.soap_fast`` (``parser: fast``, the default) or by zeep
@@ -17,20 +26,47 @@ times after the first attempt; a SOAP fault keeps its code and detail on the rai
 from __future__ import annotations
 
 import logging
+import re
 from collections.abc import Callable, Iterator, Mapping
+from dataclasses import dataclass, field
 from datetime import date, datetime
+from pathlib import Path
 from typing import Any, Literal, TypeVar
 
 import pyarrow as pa
-from pydantic import Field
+from pydantic import Field, field_validator, model_validator
 
 from connectors.base import Connector, ConnectorError, StreamSettings, StrictModel
 from connectors.faults import is_retryable
 from connectors.records import dicts_to_table, flatten_nested, rebatch
-from connectors.soap_fast import FastPathUnsupported, ResponseIsFault, RecordPlan, parse_response, plan_records
+from connectors.soap_fast import (FastPathUnsupported, ResponseIsFault, RecordPlan, parse_response, plan_records,
+                                  simple_content_type)
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")
+
+#: where a URL WSDL and its imports are cached unless ``connection.wsdl_cache_path`` says otherwise
+DEFAULT_WSDL_CACHE = "~/.cache/threadline/wsdl-cache.sqlite"
+#: ``{bookmark}`` or ``{bookmark:%Y-%m-%d %H:%M:%S}`` in a request template; any other ``{name}`` is refused
+_PLACEHOLDER = re.compile(r"\{([A-Za-z_][A-Za-z0-9_.]*)(?::([^{}]*))?\}")
+#: characters a bookmark may not carry into a request template: they would end a quoted value in
+#: the service's own query language (Maximo's WHERE, NAV's filter criteria)
+_UNSAFE_IN_TEMPLATE = re.compile(r"['\"\\\x00-\x1f]")
+_PASSWORD_ELEMENT = re.compile(r"(<(?:[\w.-]+:)?Password\b[^>]*>)[^<]*(</)")
+
+
+class _RedactPasswords(logging.Filter):
+    """zeep logs whole request envelopes at DEBUG; a UsernameToken's password is masked in them."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        if isinstance(record.args, tuple) and record.args:
+            record.args = tuple(_PASSWORD_ELEMENT.sub(r"\1***\2", a.decode("utf-8", "replace") if isinstance(a, bytes)
+                                                      else a) if isinstance(a, (str, bytes)) else a
+                                for a in record.args)
+        return True
+
+
+logging.getLogger("zeep.transports").addFilter(_RedactPasswords())
 
 
 class SoapFaultError(ConnectorError):
@@ -63,35 +99,188 @@ def _fault_fields(fault) -> tuple[str | None, str | None]:
 
 
 class SoapSettings(StrictModel):
+    """A SOAP source's ``connection``: the WSDL, where the service is and how to sign in."""
+
     wsdl: str = Field(description="WSDL file or URL")
     endpoint: str | None = Field(default=None, description="service address; overrides the WSDL's")
     binding: str | None = Field(default=None, description="binding QName ({ns}Name) when the WSDL has several")
     username: str | None = None
     password_env: str | None = None
+    auth: Literal["basic", "wsse_username_token"] = Field(
+        default="basic", description="how username and password are sent: HTTP basic auth or a WS-Security "
+                                     "UsernameToken header")
+    wsse_password_digest: bool = Field(
+        default=False, description="UsernameToken: send a digest of the password (with nonce and created time) "
+                                   "instead of the password text")
+    wsdl_cache_path: str | None = Field(
+        default=None, description=f"SQLite file caching a URL WSDL and its imports (default {DEFAULT_WSDL_CACHE})")
+    wsdl_cache_seconds: int = Field(default=86_400, ge=0,
+                                    description="how long a cached WSDL is used; 0 fetches it every time")
     timeout_seconds: float = Field(default=30, gt=0)
     site: str | None = None
     retries: int = Field(default=3, ge=0, le=20, description="retries of a page after a transient failure")
     backoff_seconds: float = Field(default=1.0, ge=0, description="first wait before a retry; doubles each time")
     backoff_max_seconds: float = Field(default=30.0, ge=0, description="cap on one wait between retries")
 
+    @model_validator(mode="after")
+    def _credentials_fit_the_auth(self) -> SoapSettings:
+        if self.auth == "wsse_username_token" and not (self.username and self.password_env):
+            raise ValueError("auth: wsse_username_token needs username and password_env (the variable holding "
+                             "the password)")
+        if self.wsse_password_digest and self.auth != "wsse_username_token":
+            raise ValueError("wsse_password_digest applies to auth: wsse_username_token only")
+        return self
+
+
+#: the paging settings each style uses, besides ``style`` and ``page_size``
+_STYLE_SETTINGS = {
+    "offset": {"offset_param", "limit_param", "start", "more_field", "total_field"},
+    "bookmark_key": {"limit_param", "key_param", "key_field"},
+    "page_token": {"limit_param", "token_param", "next_token_field"},
+    "none": set(),
+}
+_STYLE_NEEDS = {"offset": ("offset_param", "limit_param"), "bookmark_key": ("key_param", "key_field", "limit_param"),
+                "page_token": ("token_param", "next_token_field"), "none": ()}
+
 
 class Paging(StrictModel):
-    style: Literal["offset", "none"] = "offset"
-    offset_param: str = "startRow"
-    limit_param: str = "maxRows"
+    """How a stream asks for pages and knows the last one came.
+
+    - ``offset``: ``offset_param`` takes the first row (from ``start``), ``limit_param`` the page size;
+      the last page is short, or ``more_field`` says no more follow, or ``total_field`` (Maximo's
+      ``rsTotal``) is reached. Either may be a response element or an attribute of the response.
+    - ``bookmark_key``: ``limit_param`` takes the page size (NAV ``setSize``); after the first page,
+      ``key_param`` (NAV ``bookmarkKey``) takes ``key_field`` (NAV ``Key``) of the page's last record;
+      the last page is short.
+    - ``page_token``: ``token_param`` takes the token the previous response gave in
+      ``next_token_field``; the last page gives none. ``limit_param`` is optional.
+    - ``none``: one request.
+    """
+
+    style: Literal["offset", "bookmark_key", "page_token", "none"] = "offset"
+    offset_param: str = Field(default="startRow", description="offset: request parameter taking the first row")
+    limit_param: str | None = Field(default=None, description="request parameter taking the page size "
+                                                             "(offset: maxRows unless given)")
     page_size: int = Field(default=500, gt=0)
-    start: int = 0
-    more_field: str | None = Field(default=None, description="response field that says more pages follow")
+    start: int = Field(default=0, ge=0, description="offset: the first row of the first page")
+    more_field: str | None = Field(default=None, description="offset: response field that says more pages follow")
+    total_field: str | None = Field(default=None, description="offset: response field with the number of records")
+    key_param: str | None = Field(default=None, description="bookmark_key: request parameter taking the last key")
+    key_field: str | None = Field(default=None, description="bookmark_key: field of a record holding its key")
+    token_param: str | None = Field(default=None, description="page_token: request parameter taking the token")
+    next_token_field: str | None = Field(default=None, description="page_token: response field with the next token")
+
+    @model_validator(mode="after")
+    def _settings_fit_the_style(self) -> Paging:
+        if self.style == "offset" and self.limit_param is None:
+            self.limit_param = "maxRows"
+        missing = [name for name in _STYLE_NEEDS[self.style] if not getattr(self, name)]
+        if missing:
+            raise ValueError(f"paging style {self.style} needs {', '.join(missing)}")
+        foreign = sorted(self.model_fields_set - _STYLE_SETTINGS[self.style] - {"style", "page_size"})
+        if foreign:
+            raise ValueError(f"{', '.join(foreign)} do(es) not apply to paging style {self.style}; "
+                             f"it uses {', '.join(sorted(_STYLE_SETTINGS[self.style] | {'page_size'}))}")
+        return self
+
+    def request_params(self) -> list[str]:
+        """The request parameters paging fills in."""
+        names = {"offset": [self.offset_param, self.limit_param], "bookmark_key": [self.key_param, self.limit_param],
+                 "page_token": [self.token_param, self.limit_param], "none": []}[self.style]
+        return [n for n in names if n]
+
+
+def _template_texts(value: Any, path: str) -> Iterator[tuple[str, str]]:
+    if isinstance(value, str):
+        yield path, value
+    elif isinstance(value, Mapping):
+        for key, item in value.items():
+            yield from _template_texts(item, f"{path}.{key}")
+    elif isinstance(value, list):
+        for index, item in enumerate(value):
+            yield from _template_texts(item, f"{path}[{index}]")
+
+
+def _mentions_bookmark(value: Any) -> bool:
+    return any(_PLACEHOLDER.search(text) for _, text in _template_texts(value, ""))
 
 
 class SoapStream(StreamSettings):
+    """One SOAP stream: the operation, its request template, paging and where the records are."""
+
     operation: str
     records: str = Field(description="path of the records in the response, e.g. PurchaseOrder/Lines/Line")
-    request: dict[str, Any] = Field(default_factory=dict, description="fixed request parameters")
+    request: dict[str, Any] = Field(
+        default_factory=dict, description="request template: fixed parameters; text may hold {bookmark}")
     bookmark_param: str | None = Field(default=None, description="request parameter that takes the bookmark")
     paging: Paging = Field(default_factory=Paging)
     parser: Literal["fast", "zeep"] = Field(
         default="fast", description="response parsing: streaming lxml guided by the WSDL, or zeep's objects")
+
+    @field_validator("request")
+    @classmethod
+    def _only_known_placeholders(cls, request: dict[str, Any]) -> dict[str, Any]:
+        for path, text in _template_texts(request, "request"):
+            for match in _PLACEHOLDER.finditer(text):
+                if match.group(1) != "bookmark":
+                    raise ValueError(f"{path}: unknown placeholder {match.group(0)}; the only one is {{bookmark}} "
+                                     f"(or {{bookmark:<strftime format>}}, e.g. {{bookmark:%Y-%m-%d %H:%M:%S}})")
+        return request
+
+    @model_validator(mode="after")
+    def _template_fits_the_stream(self) -> SoapStream:
+        if _mentions_bookmark(self.request) and not self.bookmark:
+            raise ValueError("request uses {bookmark}, so the stream needs bookmark: [the column it comes from]")
+        clashes = sorted(set(self.request) & set(self.paging.request_params()))
+        if clashes:
+            raise ValueError(f"request sets {', '.join(clashes)}, which paging fills in; remove it from request")
+        return self
+
+
+def _bookmark_text(value: Any, fmt: str | None) -> str:
+    """The bookmark as it goes into a request template: ISO 8601, or ``strftime(fmt)`` for a date."""
+    if fmt:
+        stamp = value
+        if isinstance(value, str):
+            try:
+                stamp = datetime.fromisoformat(value)
+            except ValueError:
+                stamp = None
+        if not isinstance(stamp, (date, datetime)):
+            raise ConnectorError(f"the bookmark {value!r} is not a date or time, so {{bookmark:{fmt}}} cannot "
+                                 f"format it; write {{bookmark}} instead")
+        text = stamp.strftime(fmt)
+    else:
+        text = value.isoformat() if isinstance(value, (date, datetime)) else str(value)
+    if _UNSAFE_IN_TEMPLATE.search(text):
+        raise ConnectorError(f"the bookmark {text!r} holds a quote, backslash or control character and cannot be "
+                             f"put into the request template safely; use bookmark_param instead")
+    return text
+
+
+def render_request(template: Mapping[str, Any], bookmark: Any | None) -> dict[str, Any]:
+    """The request parameters of ``template`` with ``{bookmark}`` filled in.
+
+    Only ``{bookmark}`` and ``{bookmark:<strftime format>}`` are placeholders; they are replaced
+    as text, never evaluated. Without a bookmark (a full read) a text that mentions it is sent
+    empty as a whole: an empty NAV filter criteria matches everything, an empty Maximo WHERE
+    selects everything.
+    """
+    def fill(text: str) -> str:
+        if bookmark is None:
+            return "" if _PLACEHOLDER.search(text) else text
+        return _PLACEHOLDER.sub(lambda m: _bookmark_text(bookmark, m.group(2)), text)
+
+    def render(value: Any) -> Any:
+        if isinstance(value, str):
+            return fill(value)
+        if isinstance(value, Mapping):
+            return {key: render(item) for key, item in value.items()}
+        if isinstance(value, list):
+            return [render(item) for item in value]
+        return value
+
+    return render(template)
 
 
 def _bookmark_argument(value: Any) -> Any:
@@ -102,6 +291,75 @@ def _bookmark_argument(value: Any) -> Any:
             except ValueError:
                 pass
     return value
+
+
+@dataclass
+class _Page:
+    """One response: its rows, how many records it counted, the response's own fields, the last record."""
+
+    table: pa.Table | None
+    records: int
+    response: Mapping[str, Any] = field(default_factory=dict)
+    last_record: Mapping[str, Any] = field(default_factory=dict)
+
+
+def _plain(value: Any, simple_content: dict[int, bool] | None = None) -> Any:
+    """zeep's objects as dicts and lists; an element of simple content with attributes (Maximo's
+    ``MXStringType``: a value with a ``changed`` flag) as its value, as the streaming parse reads it."""
+    from zeep.xsd.valueobjects import CompoundValue
+
+    simple_content = {} if simple_content is None else simple_content
+    if isinstance(value, list):
+        return [_plain(item, simple_content) for item in value]
+    if isinstance(value, CompoundValue):
+        xsd_type = value._xsd_type
+        is_value = simple_content.get(id(xsd_type))
+        if is_value is None:
+            is_value = simple_content[id(xsd_type)] = (xsd_type is not None
+                                                       and simple_content_type(xsd_type) is not None)
+        if is_value:
+            return value[xsd_type.elements_nested[0][0]]
+        return {key: _plain(value[key], simple_content) for key in value}
+    if isinstance(value, Mapping):
+        return {key: _plain(item, simple_content) for key, item in value.items()}
+    return value
+
+
+def response_document(result: Any, output_body) -> dict[str, Any]:
+    """zeep's result of an operation as the fields of the response element, as plain dicts.
+
+    zeep hands back the child itself when the response element holds one element and no
+    attributes (and that child's own child when it holds one too, as NAV's ``ReadMultiple_Result``
+    does); the records path always starts inside the response element, so it is wrapped back.
+    """
+    if result is None:
+        return {}
+    body_type = getattr(output_body, "type", None)
+    elements = list(getattr(body_type, "elements", None) or [])
+    if len(elements) == 1 and not getattr(body_type, "attributes", None):
+        name, element = elements[0]
+        inner = element.type
+        if element.max_occurs == 1 and simple_content_type(inner) is None:
+            inner_elements = list(inner.elements)
+            if len(inner_elements) == 1 and not inner.attributes:
+                result = {inner_elements[0][0]: result}
+        result = {name: result}
+    document = _plain(result)
+    return document if isinstance(document, dict) else {"_": document}
+
+
+def _counted(document: Mapping[str, Any], steps: list[str]) -> tuple[int, Mapping[str, Any]]:
+    """The records at the first repeated step of the path (what a page size limits) and the last one."""
+    node: Any = document
+    for step in steps:
+        child = node.get(step) if isinstance(node, Mapping) else None
+        if child is None:
+            return 0, {}
+        if isinstance(child, list):
+            records = [item for item in child if isinstance(item, Mapping)]
+            return len(records), (records[-1] if records else {})
+        node = child
+    return (1, node) if isinstance(node, Mapping) else (0, {})
 
 
 class SoapConnector(Connector):
@@ -126,17 +384,23 @@ class SoapConnector(Connector):
         from zeep import Client, Settings
         from zeep.transports import Transport
 
+        settings = self.settings
         session = requests.Session()
-        if self.settings.username:
-            session.auth = (self.settings.username, self._password or "")
-        transport = Transport(session=session, timeout=self.settings.timeout_seconds,
-                              operation_timeout=self.settings.timeout_seconds)
+        wsse = None
+        if settings.username and settings.auth == "wsse_username_token":
+            from zeep.wsse.username import UsernameToken
+
+            wsse = UsernameToken(settings.username, self._password, use_digest=settings.wsse_password_digest)
+        elif settings.username:
+            session.auth = (settings.username, self._password or "")
+        transport = Transport(session=session, cache=self._wsdl_cache(), timeout=settings.timeout_seconds,
+                              operation_timeout=settings.timeout_seconds)
         hardened = Settings(strict=True, xml_huge_tree=False, forbid_dtd=True, forbid_entities=True,
                             forbid_external=True)
         try:
-            client = Client(self.settings.wsdl, transport=transport, settings=hardened)
+            client = Client(settings.wsdl, transport=transport, settings=hardened, wsse=wsse)
         except Exception as exc:  # zeep raises many kinds while loading a WSDL
-            raise ConnectorError(f"{self.where()}: cannot load the WSDL {self.settings.wsdl}: {exc}") from None
+            raise ConnectorError(f"{self.where()}: cannot load the WSDL {settings.wsdl}: {exc}") from None
         if self.settings.endpoint:
             binding = self.settings.binding or self._soap11_binding(client)
             self._service = client.create_service(binding, self.settings.endpoint)
@@ -144,6 +408,22 @@ class SoapConnector(Connector):
             self._service = client.service
         self._client = client
         return self._service
+
+    def _wsdl_cache(self):
+        """zeep's on-disk cache for a WSDL given as a URL (and what it imports); None for a file."""
+        from zeep.cache import SqliteCache
+
+        if "://" not in self.settings.wsdl or self.settings.wsdl.startswith("file:"):
+            return None
+        if self.settings.wsdl_cache_seconds == 0:
+            return None
+        path = Path(self.settings.wsdl_cache_path or DEFAULT_WSDL_CACHE).expanduser()
+        try:
+            path.parent.mkdir(parents=True, exist_ok=True)
+        except OSError as exc:
+            raise ConnectorError(f"{self.where()}: cannot create the folder of the WSDL cache {path}: {exc}; "
+                                 f"set connection.wsdl_cache_path to a writable file") from None
+        return SqliteCache(path=str(path), timeout=self.settings.wsdl_cache_seconds)
 
     def _soap11_binding(self, client) -> str:
         bindings = list(client.wsdl.bindings.items())
@@ -168,27 +448,62 @@ class SoapConnector(Connector):
         except AttributeError:
             raise ConnectorError(f"{self.where(stream)}: the WSDL has no operation {stream.operation!r}") from None
         plan = self._plan(stream) if stream.parser == "fast" else None
-        params = dict(stream.request)
-        if bookmark and stream.bookmark_param and stream.bookmark:
-            params[stream.bookmark_param] = _bookmark_argument(bookmark[stream.bookmark[0]])
+        value = bookmark.get(stream.bookmark[0]) if bookmark and stream.bookmark else None
+        try:
+            params = render_request(stream.request, value)
+        except ConnectorError as exc:
+            raise ConnectorError(f"{self.where(stream)}: {exc}") from None
+        if value is not None and stream.bookmark_param:
+            params[stream.bookmark_param] = _bookmark_argument(value)
         paging = stream.paging
-        offset = paging.start
+        offset, cursor, seen, number = paging.start, None, set(), 1
         while True:
-            if paging.style == "offset":
-                params[paging.offset_param] = offset
-                params[paging.limit_param] = paging.page_size
             page_params = dict(params)
-            table, page_records, more = self._with_retries(
-                stream, offset, lambda: self._page(service, stream, page_params, plan))
-            if table is not None:
-                yield table
+            if paging.style != "none" and paging.limit_param:
+                page_params[paging.limit_param] = paging.page_size
+            if paging.style == "offset":
+                page_params[paging.offset_param] = offset
+                which = f"the page at offset {offset}"
+            else:
+                if cursor is not None:
+                    page_params[paging.key_param or paging.token_param] = cursor
+                which = f"page {number}"
+            page = self._with_retries(stream, which, lambda: self._page(service, stream, page_params, plan))
+            if page.table is not None:
+                yield page.table
             if paging.style == "none":
                 return
-            if not paging.more_field:
-                more = page_records >= paging.page_size
-            if not more or page_records == 0:
-                return
-            offset += page_records
+            if paging.style == "offset":
+                if page.records == 0 or not self._more_after_offset(paging, page, offset):
+                    return
+                offset += page.records
+            elif paging.style == "bookmark_key":
+                if page.records < paging.page_size:
+                    return
+                cursor = page.last_record.get(paging.key_field)
+                if cursor in (None, ""):
+                    raise ConnectorError(f"{self.where(stream)}: the last record of {which} has no "
+                                         f"{paging.key_field}, so the next page cannot be asked for; "
+                                         f"check paging.key_field")
+            else:
+                cursor = page.response.get(paging.next_token_field)
+                if cursor in (None, ""):
+                    return
+            if paging.style != "offset":
+                if cursor in seen:
+                    raise ConnectorError(f"{self.where(stream)}: the service handed out {cursor!r} for the next "
+                                         f"page twice; stopped instead of reading the same pages again")
+                seen.add(cursor)
+                number += 1
+
+    @staticmethod
+    def _more_after_offset(paging: Paging, page: _Page, offset: int) -> bool:
+        if paging.more_field:
+            return bool(page.response.get(paging.more_field))
+        total = page.response.get(paging.total_field) if paging.total_field else None
+        if total is not None:
+            return offset + page.records < total
+        return page.records >= paging.page_size
 
     def fast_path_reason(self, stream: SoapStream) -> str | None:
         """Why ``stream`` is parsed by zeep although it asks for the fast path (None when it is not)."""
@@ -213,9 +528,8 @@ class SoapConnector(Connector):
         plan = plans[key]
         return plan if isinstance(plan, RecordPlan) else None
 
-    def _page(self, service, stream: SoapStream, params: dict[str, Any],
-              plan: RecordPlan | None) -> tuple[pa.Table | None, int, Any]:
-        """One page: its rows as a table, how many top-level records it held, and the more-pages field."""
+    def _page(self, service, stream: SoapStream, params: dict[str, Any], plan: RecordPlan | None) -> _Page:
+        """One page: its rows as a table, the records it counted, its response fields and last record."""
         operation = getattr(service, stream.operation)
         if plan is None:
             return self._zeep_page(self._call(stream, lambda: operation(**params)), stream)
@@ -234,25 +548,20 @@ class SoapConnector(Connector):
             return self._zeep_page(self._zeep_reply(stream, response), stream)
         except etree.XMLSyntaxError as exc:
             raise ConnectorError(f"{self.where(stream)}: the response is not acceptable XML: {exc}") from None
-        more = page.response_values.get(stream.paging.more_field) if stream.paging.more_field else None
-        return page.table, page.top_records, more
+        return _Page(page.table, page.top_records, page.response_values, page.last_record)
 
     def _zeep_reply(self, stream: SoapStream, response):
         binding = self._service._binding
         return self._call(stream, lambda: binding.process_reply(self._client, binding.get(stream.operation), response))
 
-    def _zeep_page(self, result, stream: SoapStream) -> tuple[pa.Table | None, int, Any]:
-        from zeep.helpers import serialize_object
-
-        response = serialize_object(result, dict)
-        document = response if isinstance(response, Mapping) else {"_": response}
+    def _zeep_page(self, result, stream: SoapStream) -> _Page:
+        output_body = self._service._binding.get(stream.operation).output.body
+        document = response_document(result, output_body)
         rows = flatten_nested(document, stream.records)
-        steps = [p for p in stream.records.split("/") if p]
-        page_records = len(rows) if len(steps) == 1 else len(flatten_nested(document, steps[0]))
-        more = document.get(stream.paging.more_field) if stream.paging.more_field else None
-        return (dicts_to_table(rows) if rows else None), page_records, more
+        records, last = _counted(document, [p for p in stream.records.split("/") if p])
+        return _Page(dicts_to_table(rows) if rows else None, records, document, last)
 
-    def _with_retries(self, stream: SoapStream, offset: int, action: Callable[[], T]) -> T:
+    def _with_retries(self, stream: SoapStream, which: str, action: Callable[[], T]) -> T:
         """Run one page's request, retrying transient failures with capped exponential backoff.
 
         The error raised when the page cannot be had carries ``attempts`` (how many were made).
@@ -260,8 +569,8 @@ class SoapConnector(Connector):
         from tenacity import Retrying, retry_if_exception, stop_after_attempt, wait_exponential
 
         def log_retry(state) -> None:
-            log.warning("%s: page at offset %d failed (attempt %d of %d), retrying in %.2fs: %s",
-                        self.where(stream), offset, state.attempt_number, attempts,
+            log.warning("%s: %s failed (attempt %d of %d), retrying in %.2fs: %s",
+                        self.where(stream), which, state.attempt_number, attempts,
                         state.next_action.sleep if state.next_action else 0.0, state.outcome.exception())
 
         attempts = self.settings.retries + 1
@@ -276,17 +585,21 @@ class SoapConnector(Connector):
             made = retrying.statistics.get("attempt_number", 1)
             exc.attempts = made
             if exc.transient:
-                exc.args = (f"{exc.args[0]}; gave up on the page at offset {offset} after {made} attempt(s) "
+                exc.args = (f"{exc.args[0]}; gave up on {which} after {made} attempt(s) "
                             f"(connection.retries is {self.settings.retries})",)
             raise
 
     def _call(self, stream: SoapStream, action: Callable[[], T]) -> T:
         """Run a zeep call, turning its failures into ConnectorErrors that say transient or fatal."""
         import requests
-        from zeep.exceptions import Fault, TransportError, XMLSyntaxError
+        from zeep.exceptions import Fault, TransportError, ValidationError, XMLSyntaxError
 
         try:
             return action()
+        except (ValidationError, TypeError) as exc:
+            # zeep checks the request against the WSDL before sending: a missing or unknown parameter
+            raise ConnectorError(f"{self.where(stream)}: the request does not fit the WSDL's {stream.operation}: "
+                                 f"{exc}; check the stream's request and paging parameters") from None
         except Fault as fault:
             code, detail = _fault_fields(fault)
             raise SoapFaultError(f"{self.where(stream)}: SOAP fault {code}: {fault.message}",
@@ -313,7 +626,8 @@ class SoapConnector(Connector):
             return [str(exc)]
         if not self.settings.endpoint:
             return []
-        auth = (self.settings.username, self._password or "") if self.settings.username else None
+        basic = self.settings.username and self.settings.auth == "basic"
+        auth = (self.settings.username, self._password or "") if basic else None
         try:
             # any HTTP answer proves the endpoint is there; only refused credentials are a problem
             separator = "&" if "?" in self.settings.endpoint else "?"

@@ -11,13 +11,17 @@ types as ``connectors.records.flatten_nested`` gives on zeep's objects:
 - a single nested complex child's simple fields dotted (``Address.City``), or the child's name
   alone with None when it has no child elements (zeep answers None for it);
 - every ancestor's fields prefixed with the ancestor's element name (``PurchaseOrder.PONumber``);
-- repeated children (lists) are not columns, as ``flatten_nested`` skips lists.
+- repeated children (lists) are not columns, as ``flatten_nested`` skips lists;
+- XML attributes of a record, of a nested child and of the response are fields after the
+  elements, as zeep orders them (Maximo's ``action`` on WOCHANGE, ``rsTotal`` on the response);
+- an element of simple content with attributes (Maximo's ``MXStringType``: a value with a
+  ``changed`` flag) is its value: the connector reads zeep's objects the same way.
 
 A plan is made once per operation and records path from zeep's parsed WSDL. Shapes whose zeep
-result the flattening rules above would not reproduce (choices, wildcards, attributes, a response
-zeep unwraps) raise ``FastPathUnsupported`` with the reason, and the
-connector parses those with zeep instead. The parse is hardened like zeep's: no DTD, no entity
-expansion, no network, comments dropped; a DOCTYPE in a response is refused.
+result the flattening rules above would not reproduce (choices, wildcards, wildcard attributes)
+raise ``FastPathUnsupported`` with the reason, and the connector parses those with zeep instead.
+The parse is hardened like zeep's: no DTD, no entity expansion, no network, comments dropped;
+a DOCTYPE in a response is refused.
 """
 
 from __future__ import annotations
@@ -68,8 +72,14 @@ class _Shape:
     columns: list[str] = field(default_factory=list)
     #: child tag -> (slot, converter) for simple children
     simple: dict[str, tuple[int, Converter]] = field(default_factory=dict)
-    #: child tag -> (signature bit, {grandchild tag: (slot, converter)}) for single complex children
-    nested: dict[str, tuple[int, dict[str, tuple[int, Converter]]]] = field(default_factory=dict)
+    #: attribute name -> (slot, converter) for the element's own attributes
+    attributes: dict[str, tuple[int, Converter]] = field(default_factory=dict)
+    #: slot -> the value zeep gives an absent attribute that has a default
+    defaults: dict[int, Any] = field(default_factory=dict)
+    #: child tag -> (signature bit, {grandchild tag: (slot, converter)}, {attribute: (slot, converter)})
+    #: for single complex children
+    nested: dict[str, tuple[int, dict[str, tuple[int, Converter]], dict[str, tuple[int, Converter]]]] = field(
+        default_factory=dict)
     #: WSDL order: a simple child's slot, or a complex child's (bit, bare slot, dotted slots)
     layout: list[int | tuple[int, int, list[int]]] = field(default_factory=list)
 
@@ -97,6 +107,11 @@ class RecordPlan:
     steps: list[_Shape]
     #: the response's own simple fields (``totalRows``, ``moreRows``) for paging decisions
     response_fields: dict[str, tuple[str, Converter]]
+    #: the response element's attributes (Maximo's ``rsTotal``), also for paging decisions
+    response_attributes: dict[str, tuple[str, Converter]] = field(default_factory=dict)
+    #: the step whose records a page counts: the first that repeats (``salesorder`` in
+    #: ``ReadMultiple_Result/salesorder``), else the first
+    count_depth: int = 0
 
     def columns(self, signatures: list[tuple[int, ...]]) -> tuple[list[str], list[int]]:
         """Column names and row positions over records of these signatures, in first-seen order.
@@ -124,8 +139,11 @@ class ParsedPage:
 
     table: pa.Table | None
     rows: int
+    #: records at the plan's counting step (what a page size limits)
     top_records: int
     response_values: dict[str, Any]
+    #: the simple fields and attributes of the last counted record (bookmark-key paging reads it)
+    last_record: dict[str, Any] = field(default_factory=dict)
 
 
 def _converter(xsd_type) -> Converter:
@@ -157,8 +175,8 @@ def _check_complex(xsd_type, where: str) -> None:
     from zeep.xsd.elements import Any as AnyElement
     from zeep.xsd.elements.indicators import Choice, Group
 
-    if getattr(xsd_type, "attributes", None):
-        raise FastPathUnsupported(f"{where} has XML attributes, which zeep returns as fields")
+    if any(not attribute.name for _, attribute in getattr(xsd_type, "attributes", [])):
+        raise FastPathUnsupported(f"{where} has an xsd:anyAttribute wildcard")
 
     def walk(particle) -> None:
         if isinstance(particle, tuple):
@@ -182,19 +200,46 @@ def _is_simple(xsd_type) -> bool:
     return isinstance(xsd_type, AnySimpleType)
 
 
+def simple_content_type(xsd_type):
+    """The simple type of the value of an element of type ``xsd_type``: the type itself when simple,
+    the base type of a complex type with simple content (a value with attributes, such as Maximo's
+    ``MXStringType``), None for a type with child elements."""
+    from zeep.xsd.elements import Element
+
+    if _is_simple(xsd_type):
+        return xsd_type
+    content = getattr(xsd_type, "_element", None)
+    if isinstance(content, Element) and _is_simple(content.type):
+        return content.type
+    return None
+
+
+def _add_attributes(shape: _Shape, xsd_type, prefix: str, into: dict[str, tuple[int, Converter]],
+                    slots: list[int]) -> None:
+    """Slots for the attributes of ``xsd_type`` (after its elements, in zeep's order)."""
+    for attribute_name, attribute in xsd_type.attributes:
+        slot = len(shape.columns)
+        into[attribute.qname.text] = (slot, _converter(attribute.type))
+        if attribute.default_value is not None:
+            shape.defaults[slot] = attribute.default_value  # zeep's value for an absent attribute
+        slots.append(slot)
+        shape.columns.append(prefix + attribute_name)
+
+
 def _shape(element, name: str) -> _Shape:
     """The fields of ``element`` as flatten_nested reads them from zeep's objects."""
     where = f"element {name}"
     xsd_type = element.type
-    if _is_simple(xsd_type):
+    if simple_content_type(xsd_type) is not None:
         raise FastPathUnsupported(f"{where} on the records path is a simple value, not a record")
     _check_complex(xsd_type, where)
     shape = _Shape(tag=element.qname.text, name=name)
     for child_name, child in xsd_type.elements:
         if child.max_occurs != 1:
             continue  # flatten_nested skips lists; a list may still be the next step
-        if _is_simple(child.type):
-            shape.simple[child.qname.text] = (len(shape.columns), _converter(child.type))
+        value_type = simple_content_type(child.type)
+        if value_type is not None:
+            shape.simple[child.qname.text] = (len(shape.columns), _converter(value_type))
             shape.layout.append(len(shape.columns))
             shape.columns.append(child_name)
             continue
@@ -205,15 +250,21 @@ def _shape(element, name: str) -> _Shape:
         inner: dict[str, tuple[int, Converter]] = {}
         dotted: list[int] = []
         for sub_name, sub in child.type.elements:
-            if sub.max_occurs == 1 and not _is_simple(sub.type):
+            sub_type = simple_content_type(sub.type)
+            if sub.max_occurs == 1 and sub_type is None:
                 # zeep's None for it when empty would become a key of its own (``Ship.Geo``)
                 raise FastPathUnsupported(f"element {child_name} in {name} holds the complex element {sub_name}")
             if sub.max_occurs == 1:
-                inner[sub.qname.text] = (len(shape.columns), _converter(sub.type))
+                inner[sub.qname.text] = (len(shape.columns), _converter(sub_type))
                 dotted.append(len(shape.columns))
                 shape.columns.append(f"{child_name}.{sub_name}")
-        shape.nested[child.qname.text] = (bit, inner)
+        inner_attributes: dict[str, tuple[int, Converter]] = {}
+        _add_attributes(shape, child.type, f"{child_name}.", inner_attributes, dotted)
+        shape.nested[child.qname.text] = (bit, inner, inner_attributes)
         shape.layout.append((bit, bare, dotted))
+    own: list[int] = []
+    _add_attributes(shape, xsd_type, "", shape.attributes, own)
+    shape.layout.extend(own)
     return shape
 
 
@@ -234,25 +285,30 @@ def plan_records(operation, records: str, envelope_namespace: str) -> RecordPlan
     if header is not None and getattr(header.type, "_element", None):
         raise FastPathUnsupported(f"operation {operation.name} returns SOAP headers")
     response_type = body.type
-    if _is_simple(response_type):
+    if simple_content_type(response_type) is not None:
         raise FastPathUnsupported(f"operation {operation.name} returns a simple value")
     _check_complex(response_type, f"the response {body.qname.localname}")
     children = list(response_type.elements)
-    if len(children) <= 1:
-        raise FastPathUnsupported(f"the response {body.qname.localname} holds one element, which zeep unwraps")
 
-    response_fields = {child.qname.text: (name, _converter(child.type))
-                       for name, child in children if child.max_occurs == 1 and _is_simple(child.type)}
+    response_fields = {child.qname.text: (name, _converter(simple_content_type(child.type)))
+                       for name, child in children
+                       if child.max_occurs == 1 and simple_content_type(child.type) is not None}
+    response_attributes = {attribute.qname.text: (name, _converter(attribute.type))
+                           for name, attribute in response_type.attributes}
     shapes: list[_Shape] = []
+    count_depth = None
     parent_type, parent_name = response_type, body.qname.localname
     for depth, step in enumerate(steps):
         match = next((child for name, child in parent_type.elements if name == step), None)
         if match is None:
             raise FastPathUnsupported(f"the WSDL has no element {step} in {parent_name}")
         shapes.append(_shape(match, step))
+        if count_depth is None and match.max_occurs != 1:
+            count_depth = depth
         parent_type, parent_name = match.type, step
     return RecordPlan(body_tag=f"{{{envelope_namespace}}}Body", response_tag=body.qname.text, steps=shapes,
-                      response_fields=response_fields)
+                      response_fields=response_fields, response_attributes=response_attributes,
+                      count_depth=count_depth or 0)
 
 
 def _read(element, shape: _Shape) -> tuple[list[Any], int]:
@@ -260,6 +316,10 @@ def _read(element, shape: _Shape) -> tuple[list[Any], int]:
     values: list[Any] = [None] * len(shape.columns)
     bits = 0
     simple, nested = shape.simple, shape.nested
+    if shape.attributes:
+        for slot, default in shape.defaults.items():
+            values[slot] = default
+        _read_attributes(element, shape.attributes, values)
     if not simple and not nested:
         return values, bits  # a container such as Lines: nothing of its own to read
     for child in element:
@@ -279,10 +339,13 @@ def _read(element, shape: _Shape) -> tuple[list[Any], int]:
                         values[index] = None
             continue
         complex_child = nested.get(tag)
-        if complex_child is None or not len(child):
+        # zeep answers None for a complex child with neither child elements nor attributes
+        if complex_child is None or not (len(child) or len(child.attrib)):
             continue
-        bit, inner = complex_child
+        bit, inner, inner_attributes = complex_child
         bits |= bit
+        if inner_attributes:
+            _read_attributes(child, inner_attributes, values)
         for grandchild in child:
             slot = inner.get(grandchild.tag)
             if slot is not None and grandchild.text is not None:
@@ -294,10 +357,33 @@ def _read(element, shape: _Shape) -> tuple[list[Any], int]:
     return values, bits
 
 
+def _read_attributes(element, attributes: dict[str, tuple[int, Converter]], values: list[Any]) -> None:
+    for name, text in element.attrib.items():
+        slot = attributes.get(name)
+        if slot is not None:
+            index, convert = slot
+            try:
+                values[index] = text if convert is None else convert(text)
+            except (TypeError, ValueError):
+                values[index] = None
+
+
+@dataclass
+class _Tally:
+    """The records of a page at the plan's counting step: how many, and the last one's values."""
+
+    depth: int
+    count: int = 0
+    last: tuple[_Shape, list[Any]] | None = None
+
+
 def _collect(element, steps: list[_Shape], depth: int, context: tuple, signature: tuple,
-             rows: list[tuple], signatures: list[tuple]) -> None:
+             rows: list[tuple], signatures: list[tuple], tally: _Tally) -> None:
     shape = steps[depth]
     values, bits = _read(element, shape)
+    if depth == tally.depth:
+        tally.count += 1
+        tally.last = (shape, values)
     if depth == len(steps) - 1:
         rows.append(context + tuple(values))
         signatures.append(signature + (bits,))
@@ -305,9 +391,9 @@ def _collect(element, steps: list[_Shape], depth: int, context: tuple, signature
     context, signature = context + tuple(values), signature + (bits,)
     next_tag = steps[depth + 1].tag
     for child in element:
-        # zeep answers None for a record without child elements, and flatten_nested skips it
-        if child.tag == next_tag and len(child):
-            _collect(child, steps, depth + 1, context, signature, rows, signatures)
+        # zeep answers None for a record without child elements or attributes; flatten_nested skips it
+        if child.tag == next_tag and (len(child) or len(child.attrib)):
+            _collect(child, steps, depth + 1, context, signature, rows, signatures, tally)
 
 
 def _refuse_doctype(content: bytes) -> None:
@@ -320,30 +406,35 @@ def parse_response(plan: RecordPlan, content: bytes) -> ParsedPage:
     """Rows of one SOAP response body, streamed; raises ``ResponseIsFault`` for a fault body.
 
     Memory stays at one top-level record (a purchase order with its lines): each is cleared,
-    with the siblings before it, once its rows are taken.
+    with the siblings before it, once its rows are taken. A path that starts with single
+    containers without fields of their own (Maximo's ``MXISWOCHANGESet``, NAV's inner
+    ``ReadMultiple_Result``) streams by the records inside them instead.
     """
     _refuse_doctype(content)
-    top = plan.steps[0]
+    depth = plan.count_depth if not any(shape.columns for shape in plan.steps[:plan.count_depth]) else 0
+    # the tags from the streamed record's parent up to the SOAP body
+    ancestry = [shape.tag for shape in reversed(plan.steps[:depth])] + [plan.response_tag, plan.body_tag]
+    context, signature = (), (0,) * depth
     rows: list[tuple] = []
     signatures: list[tuple] = []
-    top_records = 0
-    events = etree.iterparse(io.BytesIO(content), events=("end",), tag=top.tag, remove_comments=True,
-                             resolve_entities=False, no_network=True, load_dtd=False, huge_tree=False)
+    tally = _Tally(depth=plan.count_depth)
     response_tag, body_tag = plan.response_tag, plan.body_tag
+    events = etree.iterparse(io.BytesIO(content), events=("end",), tag=plan.steps[depth].tag, remove_comments=True,
+                             resolve_entities=False, no_network=True, load_dtd=False, huge_tree=False)
     for _, element in events:
         parent = element.getparent()
         # the same name deeper in a record is a field of that record, not a record of its own
-        if parent is None or parent.tag != response_tag:
-            continue
-        grandparent = parent.getparent()
-        if grandparent is None or grandparent.tag != body_tag:
-            continue
-        if len(element):
-            top_records += 1
-            _collect(element, plan.steps, 0, (), (), rows, signatures)
-        element.clear(keep_tail=False)
-        while element.getprevious() is not None:
-            del parent[0]
+        ancestor = parent
+        for tag in ancestry:
+            if ancestor is None or ancestor.tag != tag:
+                break
+            ancestor = ancestor.getparent()
+        else:
+            if len(element) or len(element.attrib):
+                _collect(element, plan.steps, depth, context, signature, rows, signatures, tally)
+            element.clear(keep_tail=False)
+            while element.getprevious() is not None:
+                del parent[0]
     root = events.root
     if root is not None and root.getroottree().docinfo.doctype:
         # entities were never expanded, but a response that declares a DTD is refused outright
@@ -356,6 +447,14 @@ def parse_response(plan: RecordPlan, content: bytes) -> ParsedPage:
         found = "nothing" if first is None else first.tag
         raise etree.XMLSyntaxError(f"expected {response_tag} in the SOAP body, found {found}", None, 0, 0)
     response_values: dict[str, Any] = {}
+    for name, text in first.attrib.items():
+        slot = plan.response_attributes.get(name)
+        if slot is not None:
+            field_name, convert = slot
+            try:
+                response_values[field_name] = text if convert is None else convert(text)
+            except (TypeError, ValueError):
+                response_values[field_name] = None
     for child in first:
         slot = plan.response_fields.get(child.tag)
         if slot is not None and child.text is not None:
@@ -371,4 +470,9 @@ def parse_response(plan: RecordPlan, content: bytes) -> ParsedPage:
         del rows
         # the same per-column typing as rows_to_table and dicts_to_table, so types match zeep's path
         table = pa.table({name: column_array(list(slots[p])) for name, p in zip(names, positions)})
-    return ParsedPage(table=table, rows=len(signatures), top_records=top_records, response_values=response_values)
+    last_record: dict[str, Any] = {}
+    if tally.last is not None:
+        shape, values = tally.last
+        last_record = dict(zip(shape.columns, values))
+    return ParsedPage(table=table, rows=len(signatures), top_records=tally.count, response_values=response_values,
+                      last_record=last_record)

@@ -7,9 +7,9 @@ import pytest
 import requests
 import zeep
 from lxml import etree
-from zeep.helpers import serialize_object
 
 from connectors.records import dicts_to_table, flatten_nested
+from connectors.soap import response_document
 from connectors.soap_fast import FastPathUnsupported, ResponseIsFault, parse_response, plan_records
 
 NS = "urn:example:shop:v1"
@@ -45,11 +45,23 @@ TYPES = """
     <xsd:any minOccurs="0" maxOccurs="unbounded" processContents="lax"/></xsd:sequence></xsd:complexType>
   <xsd:complexType name="Deep"><xsd:sequence><xsd:element name="Id" type="xsd:string"/>
     <xsd:element name="Holder" type="tns:Maybe"/></xsd:sequence></xsd:complexType>
+  <xsd:complexType name="Money"><xsd:simpleContent><xsd:extension base="xsd:decimal">
+    <xsd:attribute name="changed" type="xsd:boolean"/></xsd:extension></xsd:simpleContent></xsd:complexType>
+  <xsd:complexType name="Account"><xsd:sequence><xsd:element name="VALUE" type="xsd:string" minOccurs="0"/>
+    <xsd:element name="Part" type="xsd:string" minOccurs="0" maxOccurs="unbounded"/></xsd:sequence>
+    <xsd:attribute name="changed" type="xsd:boolean"/></xsd:complexType>
+  <xsd:complexType name="Valued"><xsd:sequence><xsd:element name="Id" type="xsd:string"/>
+    <xsd:element name="Cost" type="tns:Money" minOccurs="0"/>
+    <xsd:element name="Account" type="tns:Account" minOccurs="0"/>
+    <xsd:element name="Stamp" type="xsd:dateTime" minOccurs="0"/></xsd:sequence>
+    <xsd:attribute name="action" type="xsd:string"/><xsd:attribute name="rank" type="xsd:int" default="5"/>
+  </xsd:complexType>
 """
 
 #: operation -> its response's record element type, plus whether the response has paging fields
 OPERATIONS = {"GetOrders": ("Order", True), "GetFlagged": ("Flagged", True), "GetEither": ("Either", True),
-              "GetMaybe": ("Maybe", True), "GetOpen": ("Open", True), "GetDeep": ("Deep", True), "GetWrapped": ("Order", False)}
+              "GetMaybe": ("Maybe", True), "GetOpen": ("Open", True), "GetDeep": ("Deep", True), "GetWrapped": ("Order", False),
+              "GetValued": ("Valued", True)}
 
 
 def wsdl_text() -> str:
@@ -131,7 +143,8 @@ def by_zeep(shop, operation: str, content: bytes, records: str) -> tuple[pa.Tabl
     response = requests.Response()
     response.status_code, response._content = 200, content
     response.headers["Content-Type"] = "text/xml; charset=utf-8"
-    document = serialize_object(binding.process_reply(client, binding.get(operation), response), dict)
+    result = binding.process_reply(client, binding.get(operation), response)
+    document = response_document(result, binding.get(operation).output.body)
     rows = flatten_nested(document, records)
     return (dicts_to_table(rows) if rows else None), document
 
@@ -216,11 +229,9 @@ def test_a_different_response_element_is_an_error(shop):
 
 
 @pytest.mark.parametrize("operation, records, reason", [
-    ("GetFlagged", "Flagged", "attributes"),
     ("GetEither", "Either", "choice"),
     ("GetOpen", "Open", "xsd:any"),
     ("GetDeep", "Deep", "element Holder in Deep holds the complex element Ship"),
-    ("GetWrapped", "Order", "unwraps"),
     ("GetOrders", "Order/Lines/Line", "no element Lines in Order"),
     ("GetOrders", "Order/Id", "simple value"),
 ])
@@ -228,3 +239,32 @@ def test_shapes_zeep_would_flatten_differently_are_left_to_zeep(shop, operation,
     with pytest.raises(FastPathUnsupported) as raised:
         plan(shop, operation, records)
     assert reason in raised.value.reason
+
+
+def test_attributes_are_fields_and_values_with_attributes_are_their_value(shop):
+    content = envelope(
+        '<t:GetValuedResponse><t:Valued action="Add"><t:Id>V-1</t:Id><t:Cost changed="1">12.50</t:Cost>'
+        '<t:Account changed="true"><t:VALUE>6000-100</t:VALUE><t:Part>6000</t:Part></t:Account></t:Valued>'
+        '<t:Valued rank="x"><t:Id>V-2</t:Id><t:Cost>3</t:Cost><t:Account/><t:Stamp>2024-05-01T10:00:00</t:Stamp>'
+        '</t:Valued><t:Valued action="Drop"/><t:Valued/>'
+        '<t:count>4</t:count><t:more>false</t:more></t:GetValuedResponse>')
+    expected, _ = by_zeep(shop, "GetValued", content, "Valued")
+    page = parse_response(plan(shop, "GetValued", "Valued"), content)
+    assert page.table.column_names == expected.column_names
+    assert page.table.equals(expected)
+    rows = page.table.to_pylist()
+    assert [r["Cost"] for r in rows] == [12.5, 3.0, None]  # the changed flag is not a column
+    assert [r["action"] for r in rows] == ["Add", None, "Drop"]  # an attribute-only record is a record
+    assert [r["rank"] for r in rows] == ["5", None, "5"]  # zeep's default for an absent attribute; None if bad
+    assert rows[0]["Account.VALUE"] == "6000-100" and rows[0]["Account.changed"] is True
+    assert page.top_records == 3 and page.last_record["action"] == "Drop"
+
+
+def test_a_response_zeep_unwraps_reads_from_the_response_element(shop):
+    orders = order(1, "2024-05-01T08:30:00", []) + order(2, "2024-05-02T08:30:00", [])
+    content = envelope(f"<t:GetWrappedResponse>{orders}</t:GetWrappedResponse>")
+    expected, document = by_zeep(shop, "GetWrapped", content, "Order")
+    page = parse_response(plan(shop, "GetWrapped", "Order"), content)
+    assert list(document) == ["Order"] and expected.num_rows == 2
+    assert page.table.equals(expected)
+    assert page.top_records == 2 and page.last_record["Id"] == "O-2"
