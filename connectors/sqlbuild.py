@@ -5,10 +5,29 @@ Identifiers from config are validated and quoted; bookmark values are always bou
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
 from connectors.base import ConnectorError, validate_identifier
+
+
+#: a timestamp as the stored (JSON) bookmark writes it: ISO 8601 with ``T`` between date and time
+_ISO_TIMESTAMP = re.compile(r"^(\d{4}-\d{2}-\d{2})T(\d{2}:\d{2}(?::\d{2}(?:\.\d+)?)?)(Z|[+-]\d{2}:?\d{2})?$")
+
+
+def sql_bookmark_value(value: Any) -> Any:
+    """A stored bookmark value as it is bound into SQL: timestamps with a space, not a ``T``.
+
+    Databases that keep timestamps as text (SQLite, and legacy schemas elsewhere) compare them as
+    text, and ``2026-05-04T22:00`` sorts after every ``2026-05-04 ...`` of the same day: rows at the
+    bookmark would never be read again. Servers that parse timestamps accept both forms.
+    """
+    if isinstance(value, str):
+        match = _ISO_TIMESTAMP.match(value)
+        if match:
+            return f"{match.group(1)} {match.group(2)}{match.group(3) or ''}"
+    return value
 
 
 def bookmark_predicate(columns: Sequence[str], values: Sequence[Any], quote: Callable[[str], str],
@@ -57,7 +76,7 @@ def build_select(*, table: str | None, query: str | None, bookmark: Sequence[str
         if missing:
             raise ConnectorError(f"{where}: stored bookmark {dict(bookmark_value)} lacks {missing}; "
                                  f"run with --full to start over")
-        values = [bookmark_value[c] for c in bookmark]
+        values = [sql_bookmark_value(bookmark_value[c]) for c in bookmark]
         sql += " WHERE " + bookmark_predicate(bookmark, values, quote, placeholder)
         params = bookmark_params(bookmark, values)
     order = [*bookmark, *[k for k in key if k not in bookmark]]

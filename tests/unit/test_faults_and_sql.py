@@ -43,3 +43,13 @@ def test_identifiers_from_config_are_refused_unless_plain(name):
     with pytest.raises(ConnectorError):
         build_select(table=name, query=None, bookmark=[], key=[], bookmark_value=None, quote=quote,
                      placeholder=lambda i: "?", where="t")
+
+
+def test_timestamp_bookmarks_are_bound_with_a_space_so_text_timestamps_compare_right():
+    from connectors.sqlbuild import sql_bookmark_value
+
+    assert sql_bookmark_value("2026-05-04T22:00:00") == "2026-05-04 22:00:00"
+    assert sql_bookmark_value("2026-05-04T22:00:00.125000+00:00") == "2026-05-04 22:00:00.125000+00:00"
+    assert sql_bookmark_value("2026-05-04") == "2026-05-04"
+    assert sql_bookmark_value("PO-2026T1") == "PO-2026T1"
+    assert sql_bookmark_value(126124) == 126124
