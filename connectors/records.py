@@ -22,8 +22,8 @@ def _column(values: list[Any]) -> pa.Array:
         return pa.array([None if v is None else str(v) for v in values], type=pa.string())
     if pa.types.is_decimal(array.type):
         return array.cast(pa.float64())
-    if pa.types.is_null(array.type):
-        return array.cast(pa.string())
+    # a column with no value in this page stays of Arrow's null type: it joins with the same column
+    # of another page, typed there, instead of clashing with it as text would
     return array
 
 

@@ -24,6 +24,8 @@ from connectors.soap import SoapConnector
 from connectors.sql import SqlConnector, SqlStream
 from threadline.config import load_config
 from threadline.demo.landscape import build_landscape
+from tests.contract.test_soap_conformance import (  # noqa: F401 - maximo and nav are fixtures used here
+    connector_and_streams, maximo, maximo_config, nav, nav_config)
 from threadline.pipeline import _json_value, _last_bookmark
 
 ROWS = 1234
@@ -100,9 +102,20 @@ def soap_landscape(tmp_path_factory):
         yield landscape
 
 
-@pytest.fixture(params=["sql-sqlite", "odbc-sqlite", "odbc-postgresql", "odbc-mariadb", "b2mml", "soap"])
+@pytest.fixture(params=["sql-sqlite", "odbc-sqlite", "odbc-postgresql", "odbc-mariadb", "b2mml", "soap",
+                        "soap-maximo", "soap-nav"])
 def backend(request, tmp_path) -> Backend:
     kind = request.param
+    if kind in ("soap-maximo", "soap-nav"):
+        # the services that speak the real Maximo and Dynamics NAV WSDLs (tests/soap_conformance.py)
+        service = request.getfixturevalue("maximo" if kind == "soap-maximo" else "nav")
+        if kind == "soap-maximo":
+            connector, streams = connector_and_streams(maximo_config(tmp_path, service), "maximo_ws")
+            stream, key, total = streams["work_orders"], ["SITEID", "WONUM"], 300
+        else:
+            connector, streams = connector_and_streams(nav_config(tmp_path, service), "nav")
+            stream, key, total = streams["sales_orders"], ["No"], 130
+        return Backend(connector, stream.model_copy(update={"batch_size": 30}), total, key)
     if kind == "soap":
         landscape = request.getfixturevalue("soap_landscape")
         config = load_config(landscape.config_path, check_specs=False)
