@@ -2,24 +2,14 @@
 
 from __future__ import annotations
 
-import pytest
 from sqlalchemy import create_engine, func, select
 
 from threadline.config import load_config
-from threadline.demo.landscape import build_landscape
 from threadline.pipeline import run_pipeline
 from threadline.warehouse import schema
 from threadline.warehouse.store import open_warehouse
 
 PASSWORD_ENV = "THREADLINE_DEMO_ERP_PASSWORD"
-
-
-@pytest.fixture()
-def landscape(tmp_path, monkeypatch):
-    built = build_landscape(tmp_path / "demo", scale=60)
-    for name, value in built.env.items():
-        monkeypatch.setenv(name, value)
-    return built
 
 
 def rows(url: str, table) -> int:

@@ -10,22 +10,12 @@ from __future__ import annotations
 import json
 import sqlite3
 
-import pytest
 from sqlalchemy import create_engine, select
 
 from tests.integration.test_cli import cli
 from threadline.config import load_config
-from threadline.demo.landscape import build_landscape
 from threadline.pipeline import run_pipeline
 from threadline.warehouse import schema
-
-
-@pytest.fixture()
-def landscape(tmp_path, monkeypatch):
-    built = build_landscape(tmp_path / "demo", scale=60)
-    for name, value in built.env.items():
-        monkeypatch.setenv(name, value)
-    return built
 
 
 def jde_source(landscape) -> sqlite3.Connection:
