@@ -108,6 +108,21 @@ def test_changed_since_returns_only_later_changes(landscape, soap):
     assert min(r["LastChanged"] for r in records) == datetime.fromisoformat(cut)
 
 
+def test_text_with_markup_characters_and_missing_optional_fields_come_back_as_stored(landscape, soap):
+    name = 'Smith & Sons <Tools> "Ltd"\r\nWest'
+    conn = sqlite3.connect(landscape.erp_data_dir / erp_service.DATABASE)
+    try:
+        vendor = conn.execute("SELECT VendorId FROM VENDOR ORDER BY LastChanged, VendorId LIMIT 1").fetchone()[0]
+        conn.execute("UPDATE VENDOR SET Name = ?, ApprovedProcesses = NULL WHERE VendorId = ?", (name, vendor))
+        conn.commit()
+    finally:
+        conn.close()
+    answer = serialize_object(soap.GetVendors(startRow=0, maxRows=1), dict)
+    assert answer["Vendor"][0]["VendorId"] == vendor
+    assert answer["Vendor"][0]["Name"] == name  # the CR survives only when written as a character reference
+    assert answer["Vendor"][0]["ApprovedProcesses"] is None
+
+
 def test_a_page_past_the_end_is_empty_and_says_no_more(soap, landscape):
     total = _count(landscape, "SELECT COUNT(*) FROM VENDOR")
     answer = serialize_object(soap.GetVendors(startRow=total, maxRows=10), dict)

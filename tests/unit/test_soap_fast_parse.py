@@ -268,3 +268,31 @@ def test_a_response_zeep_unwraps_reads_from_the_response_element(shop):
     assert list(document) == ["Order"] and expected.num_rows == 2
     assert page.table.equals(expected)
     assert page.top_records == 2 and page.last_record["Id"] == "O-2"
+
+
+@pytest.mark.parametrize("stamp", [
+    "2024-02-29T23:59:59", "2023-02-29T10:00:00", "2024-05-01T24:00:00", "2024-05-01T10:00:60",
+    "2024-13-01T00:00:00", "0000-01-01T00:00:00", "\u0662\u0660\u0662\u0664-05-01T10:00:00",
+    " 2024-05-01T10:00:00 ", "2024-05-01T10:00:00Z", "2024-05-01T10:00:00.5", "2024-05-01 10:00:00",
+    "2024-05-01"])
+def test_date_times_convert_exactly_as_zeeps_plain_and_otherwise(shop, stamp):
+    content = envelope("<t:GetOrdersResponse>" + order(1, stamp, []) + order(2, "2024-05-01T10:00:00", [], Stamp=stamp)
+                       + "<t:count>2</t:count><t:more>false</t:more></t:GetOrdersResponse>")
+    expected, _ = by_zeep(shop, "GetOrders", content, "Order")
+    page = parse_response(plan(shop, "GetOrders", "Order"), content)
+    for column in ("Placed", "Stamp"):
+        assert page.table.column(column).to_pylist() == expected.column(column).to_pylist()
+    assert page.table.equals(expected)
+
+
+@pytest.mark.parametrize("price", ["12.5000", " 7 ", "\n1.5\t", "1_000", "1E+3", "-0.0001", "+.5", "NaN",
+                                   "\u0661\u0662.5"])
+def test_decimals_convert_exactly_as_zeeps(shop, price):
+    item = {"Sku": "A-1", "Qty": "1", "Price": price, "Due": "2024-06-01", "Kind": "PART"}
+    content = envelope("<t:GetOrdersResponse>" + order(1, "2024-05-01T10:00:00", [item], Total=price)
+                       + "<t:count>1</t:count><t:more>false</t:more></t:GetOrdersResponse>")
+    expected, _ = by_zeep(shop, "GetOrders", content, "Order/Items/Item")
+    page = parse_response(plan(shop, "GetOrders", "Order/Items/Item"), content)
+    assert page.table.column("Price").to_pylist() == expected.column("Price").to_pylist()
+    assert page.table.column("Order.Total").to_pylist() == expected.column("Order.Total").to_pylist()
+    assert page.table.equals(expected)
