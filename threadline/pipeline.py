@@ -192,9 +192,11 @@ def sync_stream(config: Config, warehouse: Warehouse, connector: Connector, sour
                 reporter: Reporter | None = None) -> StreamResult:
     """Extract, land, map, validate and load one stream; the bookmark moves with each committed batch.
 
-    A transient source failure (a dropped connection, a service that stopped answering) restarts the
-    read from the last committed bookmark, up to ``source.resume_attempts`` times with doubling
-    waits; rows read twice are absorbed by the upsert. With ``full``, the stream ignores its stored
+    A transient source failure in the middle of a read (a dropped connection, a service that
+    stopped answering) restarts the read from the last committed bookmark, up to
+    ``source.resume_attempts`` times with doubling waits; rows read twice are absorbed by the
+    upsert. A read that failed before committing a single batch is not restarted: the source is
+    down rather than interrupted, and the connector has already retried what it could. With ``full``, the stream ignores its stored
     bookmark and records every key it reads, for the soft-delete check after the source is done.
     """
     reporter = reporter or SilentReporter()
@@ -206,6 +208,7 @@ def sync_stream(config: Config, warehouse: Warehouse, connector: Connector, sour
     try:
         while True:
             committed = result.bookmark_after if result.bookmark_after is not None else result.bookmark_before
+            batches_before = batch_no
             try:
                 batches = prefetch(connector.read(stream, committed), stream.prefetch_batches)
                 for table in _timed(batches, result):
@@ -215,7 +218,8 @@ def sync_stream(config: Config, warehouse: Warehouse, connector: Connector, sour
                     reporter.batch_loaded(source.name, stream.name, table.num_rows)
                 break
             except ConnectorError as exc:
-                if not exc.transient or result.resumes >= source.resume_attempts:
+                made_progress = batch_no > batches_before
+                if not exc.transient or not made_progress or result.resumes >= source.resume_attempts:
                     raise
                 result.resumes += 1
                 wait = source.resume_backoff_seconds * 2 ** (result.resumes - 1)

@@ -37,6 +37,8 @@ def test_an_unreachable_service_fails_its_streams_and_skips_reconciliation(lands
     log = warehouse.read_table(schema.run_stream)
     failed = log[log["source"] == "erp_soap"]
     assert set(failed["status"]) == {"failed"} and failed["error"].str.contains("did not answer").all()
+    assert set(failed["resumes"]) == {0}, "an outage before the first batch is not restarted"
+    assert result.transient is True  # every failure may pass: a scheduler should retry the run later
     warehouse.dispose()
 
 
