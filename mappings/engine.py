@@ -13,10 +13,13 @@ from datetime import datetime
 
 import numpy as np
 import pandas as pd
+import pyarrow as pa
+import pyarrow.compute as pc
 
 from mappings.canonical import LINEAGE_FIELDS, Entity
 from mappings.spec import FieldRule, MappingSpec, MappingSpecError
-from mappings.transforms import TRANSFORMS, as_number, as_text, blank_to_na, to_bool
+from mappings.transforms import (TRANSFORMS, Distinct, as_number, as_text, blank_to_na, is_text, render_distinct,
+                                 to_bool)
 
 QUARANTINE_COLUMNS = ("row", "source_key", "field", "column", "raw_value", "check", "reason", "record")
 
@@ -56,12 +59,18 @@ class _Failures:
 
 def _apply_transforms(rule: FieldRule, values: pd.Series, column: str, failures: _Failures) -> pd.Series:
     raw = values
+    # transforms are element-wise and source columns repeat their values (codes, units, dates):
+    # transforming each distinct value once and spreading the results is the same, and cheaper
+    distinct = Distinct.of(values) if rule.transforms else None
+    if distinct is not None:
+        values = distinct.values
     for step in rule.transforms:
         result = TRANSFORMS[step.name].func(values, step.arg)
-        failures.add(result.failed, field=rule.target, column=column, raw=raw, check=step.name,
+        failed = result.failed if distinct is None or result.failed is None else distinct.spread(result.failed)
+        failures.add(failed, field=rule.target, column=column, raw=raw, check=step.name,
                      reason=f"{rule.target} from {column}: {result.reason}")
         values = result.values
-    return values
+    return values if distinct is None else distinct.spread(values)
 
 
 def _evaluate(rule: FieldRule, batch: pd.DataFrame, failures: _Failures) -> pd.Series:
@@ -71,12 +80,27 @@ def _evaluate(rule: FieldRule, batch: pd.DataFrame, failures: _Failures) -> pd.S
     if len(parts) == 1:
         return parts[0]
     texts = [blank_to_na(as_text(p)) for p in parts]
+    if all(getattr(t.dtype, "storage", None) == "pyarrow" for t in texts):
+        return _join_arrow(texts, rule.join)
     joined = texts[0].fillna("")
     for t in texts[1:]:
         joined = joined + rule.join + t.fillna("")
     # a key made only of empty parts is empty, not "||"
     all_empty = pd.concat([t.isna() for t in texts], axis=1).all(axis=1)
     return joined.mask(all_empty)
+
+
+def _join_arrow(texts: list[pd.Series], separator: str) -> pd.Series:
+    """Texts joined with ``separator``, an empty part as ""; empty where every part is empty."""
+    arrays = [pa.array(t.array) for t in texts]
+    joined = pc.binary_join_element_wise(*arrays, pa.scalar(separator, arrays[0].type), null_handling="replace",
+                                         null_replacement="")
+    all_empty = arrays[0].is_null()
+    for array in arrays[1:]:
+        all_empty = pc.and_(all_empty, array.is_null())
+    if pc.any(all_empty).as_py():
+        joined = pc.if_else(all_empty, pa.scalar(None, joined.type), joined)
+    return pd.Series(pd.arrays.ArrowStringArray(joined), index=texts[0].index)
 
 
 def coerce(values: pd.Series, field_type: str) -> tuple[pd.Series, pd.Series | None, str]:
@@ -111,8 +135,34 @@ def coerce(values: pd.Series, field_type: str) -> tuple[pd.Series, pd.Series | N
 
 def record_hash(frame: pd.DataFrame, columns: tuple[str, ...]) -> pd.Series:
     """A stable per-row hash of the canonical values, to tell changed records from re-reads."""
-    hashed = pd.util.hash_pandas_object(frame[list(columns)].astype("string"), index=False)
-    return hashed.map("{:016x}".format).astype("string")
+    # the text of each value is what is hashed, as astype("string") writes it; formatting the
+    # distinct values only gives the same text for a fraction of the cost
+    texts = pd.DataFrame({c: _hash_text(frame[c]) for c in columns}, index=frame.index)
+    hashed = pd.util.hash_pandas_object(texts, index=False).to_numpy()
+    if pd.StringDtype().storage != "pyarrow":
+        return pd.Series(hashed, index=frame.index).map("{:016x}".format).astype("string")
+    return pd.Series(pd.arrays.ArrowStringArray(_hex16(hashed)), index=frame.index)
+
+
+def _hash_text(values: pd.Series) -> pd.Series:
+    if values.dtype == object or is_text(values):
+        # object columns may hold 1, 1.0 and True, which are equal keys but different texts
+        return values.astype("string")
+    return render_distinct(values, lambda distinct: distinct.astype("string"))
+
+
+_HEX_DIGITS = np.frombuffer(b"0123456789abcdef", dtype=np.uint8)
+
+
+def _hex16(numbers: np.ndarray) -> pa.StringArray:
+    """64-bit numbers as 16 lower-case hex digits each (``f"{n:016x}"``), without a Python string per row."""
+    count = len(numbers)
+    high_first = numbers.astype(">u8").view(np.uint8).reshape(count, 8)
+    nibbles = np.empty((count, 16), dtype=np.uint8)
+    nibbles[:, 0::2] = high_first >> 4
+    nibbles[:, 1::2] = high_first & 0x0F
+    offsets = np.arange(0, 16 * count + 1, 16, dtype=np.int32)
+    return pa.StringArray.from_buffers(count, pa.py_buffer(offsets), pa.py_buffer(_HEX_DIGITS[nibbles].tobytes()))
 
 
 def map_batch(spec: MappingSpec, batch: pd.DataFrame, *, source_system: str, run_id: str,
@@ -138,19 +188,21 @@ def map_batch(spec: MappingSpec, batch: pd.DataFrame, *, source_system: str, run
     failures.add(key.isna(), field="source_key", column="|".join(spec.source_key.columns), raw=None,
                  check="source_key", reason="the source key is empty")
 
-    out = pd.DataFrame(index=batch.index)
+    # columns gathered first and framed once: inserting them one by one copies the frame each time
+    columns: dict[str, pd.Series] = {}
     for f in entity.fields:
         rule = next((r for r in spec.fields if r.target == f.name), None)
         if rule is None:
-            out[f.name] = pd.Series(index=batch.index, dtype=_empty_dtype(f.type))
+            columns[f.name] = pd.Series(index=batch.index, dtype=_empty_dtype(f.type))
             continue
         raw = _evaluate(rule, batch, failures)
         values, failed, reason = coerce(raw, f.type)
         column = "|".join(rule.columns) or "(constant)"
         failures.add(failed, field=f.name, column=column, raw=raw, check=f"type:{f.type}",
                      reason=f"{f.name} from {column}: {reason}")
-        out[f.name] = values
+        columns[f.name] = values
 
+    out = pd.DataFrame(columns, index=batch.index)
     out["source_system"] = source_system
     out["source_key"] = key
     out["run_id"] = run_id

@@ -3,6 +3,9 @@
 Each transform takes a pandas Series (one source column, a whole batch) and its argument from the
 spec, and returns a ``Step``: the new Series and, where it can fail, a boolean mask of the rows it
 could not transform with the reason. Everything is vectorized; no transform loops over rows.
+
+Transforms are element-wise: a value's result never depends on the other values of the batch.
+The engine relies on it to run a field's transforms once per distinct source value.
 """
 
 from __future__ import annotations
@@ -14,6 +17,8 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
+import pyarrow as pa
+import pyarrow.compute as pc
 
 SENTINEL_DATES = ("1900-01-01", "1899-12-30", "1899-12-31", "0001-01-01", "9999-12-31")
 TRUE_WORDS = ("1", "Y", "YES", "TRUE", "T", "X")
@@ -54,12 +59,81 @@ def _scalar_text(value: Any) -> str:
     return str(value)
 
 
+def _arrow_strings(text: pd.Series) -> pa.Array | None:
+    """The Arrow array under a ``string`` Series, or None when pandas keeps its strings as objects."""
+    if getattr(text.dtype, "storage", None) != "pyarrow":
+        return None
+    return pa.array(text.array)
+
+
+def _string_series(array: pa.Array, like: pd.Series) -> pd.Series:
+    """An Arrow string array as a ``string`` Series with the index and name of ``like``."""
+    return pd.Series(pd.arrays.ArrowStringArray(array), index=like.index, name=like.name)
+
+
+class Distinct:
+    """The distinct values of a column and, for each row, the position of its value among them.
+
+    Batch columns repeat their values (codes, units, dates, prices): an element-wise transform or
+    rendering run over the distinct values and spread back to the rows gives the same column for
+    a fraction of the work.
+    """
+
+    def __init__(self, values: pd.Series, codes: np.ndarray, index: pd.Index):
+        self.values, self.codes, self.index = values, codes, index
+
+    @classmethod
+    def of(cls, column: pd.Series) -> Distinct | None:
+        """None where it does not pay (mostly distinct values) or is not sound (object columns, whose
+        1, 1.0 and True are one key but three texts). The missing value counts as a value."""
+        if column.dtype == object:
+            return None
+        if isinstance(column.dtype, np.dtype) and column.dtype.kind == "f":
+            # by bits, so that -0.0 stays apart from 0.0 (they print differently)
+            numbers = column.to_numpy()
+            codes, bits = pd.factorize(numbers.view(f"i{numbers.dtype.itemsize}"))
+            distinct = pd.Series(bits.view(numbers.dtype), name=column.name)
+        else:
+            codes, uniques = pd.factorize(column, use_na_sentinel=False)
+            distinct = pd.Series(uniques, dtype=column.dtype, name=column.name)
+        if len(distinct) > len(column) // 2:
+            return None
+        return cls(distinct, codes, column.index)
+
+    def spread(self, values: pd.Series) -> pd.Series:
+        """Results per distinct value (in the order of ``self.values``) as results per row."""
+        return values.iloc[self.codes].set_axis(self.index)
+
+
+def render_distinct(s: pd.Series, render: Callable[[pd.Series], pd.Series]) -> pd.Series:
+    """``render(s)`` for an element-wise rendering (number or date to text), once per distinct value."""
+    distinct = Distinct.of(s)
+    return render(s) if distinct is None else distinct.spread(render(distinct.values))
+
+
+def on_distinct(s: pd.Series, transform: Callable[[pd.Series], Step]) -> Step:
+    """``transform(s)`` for an element-wise transform, run once per distinct value."""
+    distinct = Distinct.of(s)
+    if distinct is None:
+        return transform(s)
+    step = transform(distinct.values)
+    return Step(distinct.spread(step.values), None if step.failed is None else distinct.spread(step.failed),
+                step.reason)
+
+
 def blank_to_na(s: pd.Series) -> pd.Series:
     """Empty and all-blank strings become missing."""
     if not is_text(s):
         return s
     text = s.astype("string")
-    return text.mask(text.str.strip() == "")
+    strings = _arrow_strings(text)
+    if strings is None:
+        return text.mask(text.str.strip() == "")
+    # utf8_is_space is false for "", and trimming then comparing would copy every value
+    blank = pc.or_(pc.utf8_is_space(strings), pc.equal(pc.binary_length(strings), 0)).fill_null(False)
+    if not pc.any(blank).as_py():
+        return text
+    return text.mask(blank.to_numpy(zero_copy_only=False))
 
 
 def as_text(s: pd.Series) -> pd.Series:
@@ -71,15 +145,22 @@ def as_text(s: pd.Series) -> pd.Series:
         return s.astype("string")
     if pd.api.types.is_bool_dtype(s.dtype):
         return s.astype("string")
+    if pd.api.types.is_integer_dtype(s.dtype) and pd.StringDtype().storage == "pyarrow":
+        # Arrow writes integers as str() does, without a Python object per value
+        return _string_series(pc.cast(pa.array(s), pa.string()), s)
     if pd.api.types.is_float_dtype(s.dtype):
-        integral = s.notna() & np.isfinite(s) & (s == np.floor(s)) & (s.abs() < 2**53)
-        out = s.astype("string")
-        if integral.any():
-            out = out.mask(integral, s.where(integral).astype("Int64").astype("string"))
-        return out
+        return render_distinct(s, _float_text)
     if pd.api.types.is_datetime64_any_dtype(s.dtype):
-        return s.dt.strftime("%Y-%m-%d").astype("string")
+        return render_distinct(s, lambda d: d.dt.strftime("%Y-%m-%d").astype("string"))
     return s.astype("string")
+
+
+def _float_text(s: pd.Series) -> pd.Series:
+    integral = s.notna() & np.isfinite(s) & (s == np.floor(s)) & (s.abs() < 2**53)
+    out = s.astype("string")
+    if integral.any():
+        out = out.mask(integral, s.where(integral).astype("Int64").astype("string"))
+    return out
 
 
 def as_number(s: pd.Series) -> Step:
@@ -162,7 +243,16 @@ def _dates_arg(arg: Any) -> str | None:
 def strip_padding(s: pd.Series, _arg=None) -> Step:
     if not is_text(s):
         return Step(s)
-    return Step(blank_to_na(s.astype("string").str.strip()))
+    text = s.astype("string")
+    strings = _arrow_strings(text)
+    if strings is None:
+        return Step(blank_to_na(text.str.strip()))
+    trimmed = pc.utf8_trim_whitespace(strings)
+    # once trimmed, a blank value is an empty one
+    empty = pc.equal(pc.binary_length(trimmed), 0)
+    if pc.any(empty).as_py():
+        trimmed = pc.if_else(empty, pa.scalar(None, trimmed.type), trimmed)
+    return Step(_string_series(trimmed, text))
 
 
 def strip_leading_zeros(s: pd.Series, _arg=None) -> Step:
@@ -216,9 +306,13 @@ def jde_julian_date(s: pd.Series, _arg=None) -> Step:
     year = (1900 + (numbers // 1000)).where(whole)
     day = (numbers % 1000).where(whole)
     leap = _is_leap(year)
-    valid = whole & (day >= 1) & ((day <= 365) | ((day == 366) & leap))
-    base = pd.to_datetime((year.where(valid).fillna(1970)).astype("int64").astype("string") + "-01-01")
-    dates = (base + pd.to_timedelta(day.where(valid).fillna(1) - 1, unit="D")).where(valid)
+    # a five-digit year is not a date anyone keyed in (and has no ISO form): the row fails
+    valid = whole & (year <= 9999) & (day >= 1) & ((day <= 365) | ((day == 366) & leap))
+    # calendar arithmetic in numpy: January 1st of the year, plus the day of the year
+    years = year.where(valid).fillna(1970).astype("int64").to_numpy()
+    days = day.where(valid).fillna(1).astype("int64").to_numpy()
+    first_of_year = (years - 1970).astype("datetime64[Y]").astype("datetime64[D]")
+    dates = pd.Series((first_of_year + (days - 1)).astype("datetime64[us]"), index=s.index).where(valid)
     bad = (present & ~valid) | failed
     return Step(dates, bad, "not a JD Edwards Julian date (CYYDDD)")
 
@@ -247,6 +341,11 @@ def sentinel_date_to_null(s: pd.Series, dates: list | None) -> Step:
 
 
 def code_map(s: pd.Series, arg: dict) -> Step:
+    # a code column holds a handful of codes: look each one up once
+    return on_distinct(as_text(s), lambda distinct: _code_map(distinct, arg))
+
+
+def _code_map(s: pd.Series, arg: dict) -> Step:
     mapping = {str(k).strip(): v for k, v in arg["map"].items()}
     text = blank_to_na(as_text(s)).str.strip()
     mapped = text.map(mapping)
@@ -259,6 +358,11 @@ def code_map(s: pd.Series, arg: dict) -> Step:
 def to_bool(s: pd.Series, arg: dict | None) -> Step:
     if pd.api.types.is_bool_dtype(s.dtype):
         return Step(s.astype("boolean"))
+    # a yes/no column holds a handful of spellings: read each one once
+    return on_distinct(as_text(s), lambda distinct: _text_to_bool(distinct, arg))
+
+
+def _text_to_bool(s: pd.Series, arg: dict | None) -> Step:
     truthy = [str(v).upper() for v in ((arg or {}).get("true") or (arg or {}).get(True) or TRUE_WORDS)]
     falsy = [str(v).upper() for v in ((arg or {}).get("false") or (arg or {}).get(False) or FALSE_WORDS)]
     text = blank_to_na(as_text(s)).str.strip().str.upper()
