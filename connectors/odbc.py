@@ -349,12 +349,31 @@ class OdbcConnector(Connector):
         return ConnectorError(f"{self.where(stream)}: ODBC error {state or ''}: {detail}", transient=transient)
 
     def check(self) -> list[str]:
-        """Connect with pyodbc; return the error text (no password in it) if that fails."""
+        """Connect with pyodbc; say what is wrong (driver, DSN, server, credentials) if that fails."""
         try:
             self._connect()
         except ConnectorError as exc:
-            return [str(exc)]
+            return [f"{exc}{self._hint(str(exc))}"]
         return []
+
+    def _hint(self, message: str) -> str:
+        """What to do about a failed connection, from the driver manager's and driver's own words."""
+        import pyodbc
+
+        driver = re.search(r"driver\s*=\s*\{?([^;}]+)", self.settings.connection_string or "", re.IGNORECASE)
+        if "Can't open lib" in message or ("IM002" in message and driver):
+            name = driver.group(1).strip() if driver else "?"
+            return (f" -- the ODBC driver {name!r} is not installed; installed drivers: "
+                    f"{', '.join(pyodbc.drivers()) or 'none'} (Debian: apt install odbc-postgresql, "
+                    f"odbc-mariadb or libsqliteodbc)")
+        if "IM002" in message:
+            return (f" -- the DSN {self.settings.dsn!r} is not defined in odbc.ini; defined: "
+                    f"{', '.join(pyodbc.dataSources()) or 'none'}")
+        if "28000" in message or "28P01" in message or "password authentication failed" in message:
+            return " -- the database refused the credentials; check username and password_env"
+        if "08001" in message:
+            return " -- the database server is not reachable or refused the connection; check Server, Port and Database"
+        return ""
 
     def close(self) -> None:
         """Close the pyodbc connection used for checks and look-ups (readers close with their query)."""
