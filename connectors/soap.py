@@ -27,6 +27,7 @@ from __future__ import annotations
 
 import logging
 import re
+import threading
 from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
 from datetime import date, datetime
@@ -134,7 +135,7 @@ class SoapSettings(StrictModel):
 
 #: the paging settings each style uses, besides ``style`` and ``page_size``
 _STYLE_SETTINGS = {
-    "offset": {"offset_param", "limit_param", "start", "more_field", "total_field"},
+    "offset": {"offset_param", "limit_param", "start", "more_field", "total_field", "read_ahead"},
     "bookmark_key": {"limit_param", "key_param", "key_field"},
     "page_token": {"limit_param", "token_param", "next_token_field"},
     "none": set(),
@@ -165,6 +166,9 @@ class Paging(StrictModel):
     start: int = Field(default=0, ge=0, description="offset: the first row of the first page")
     more_field: str | None = Field(default=None, description="offset: response field that says more pages follow")
     total_field: str | None = Field(default=None, description="offset: response field with the number of records")
+    read_ahead: bool = Field(
+        default=True, description="offset: ask for the next page while this one is parsed (one request past "
+                                  "the end is made and dropped)")
     key_param: str | None = Field(default=None, description="bookmark_key: request parameter taking the last key")
     key_field: str | None = Field(default=None, description="bookmark_key: field of a record holding its key")
     token_param: str | None = Field(default=None, description="page_token: request parameter taking the token")
@@ -301,6 +305,42 @@ class _Page:
     records: int
     response: Mapping[str, Any] = field(default_factory=dict)
     last_record: Mapping[str, Any] = field(default_factory=dict)
+
+
+class _PageAhead:
+    """One page fetched and parsed in a thread of its own; ``result()`` waits for it."""
+
+    def __init__(self, offset: int):
+        self.offset = offset
+        self._done = threading.Event()
+        self._dropped = threading.Event()
+        self._page: _Page | None = None
+        self._error: BaseException | None = None
+
+    def start(self, work: Callable[[], _Page]) -> None:
+        def run() -> None:
+            try:
+                self._page = work()
+            except BaseException as exc:  # handed to whoever takes the page
+                self._error = exc
+            finally:
+                self._done.set()
+
+        threading.Thread(target=run, name=f"threadline-soap-page-{self.offset}", daemon=True).start()
+
+    def wanted(self) -> bool:
+        return not self._dropped.is_set()
+
+    def drop(self) -> None:
+        """Nobody will take this page: its retries stop; a request on the wire finishes unread."""
+        self._dropped.set()
+
+    def result(self) -> _Page:
+        self._done.wait()
+        if self._error is not None:
+            raise self._error
+        assert self._page is not None
+        return self._page
 
 
 def _plain(value: Any, simple_content: dict[int, bool] | None = None) -> Any:
@@ -456,6 +496,9 @@ class SoapConnector(Connector):
         if value is not None and stream.bookmark_param:
             params[stream.bookmark_param] = _bookmark_argument(value)
         paging = stream.paging
+        if paging.style == "offset" and paging.read_ahead:
+            yield from self._offset_pages_ahead(service, stream, params, plan)
+            return
         offset, cursor, seen, number = paging.start, None, set(), 1
         while True:
             page_params = dict(params)
@@ -495,6 +538,43 @@ class SoapConnector(Connector):
                                          f"page twice; stopped instead of reading the same pages again")
                 seen.add(cursor)
                 number += 1
+
+    def _offset_pages_ahead(self, service, stream: SoapStream, params: dict[str, Any],
+                            plan: RecordPlan | None) -> Iterator[pa.Table]:
+        """Offset paging with the next page already requested while this one is parsed.
+
+        The service's time and the parse overlap: two pages are in flight, each fetched and parsed
+        (with its own retries) in a thread of its own, and taken in order. The next offset is
+        guessed as a full page on; a page that holds fewer records while more follow (a service
+        capping the page size) drops the guess and asks again from the right offset.
+        """
+        paging = stream.paging
+
+        def start(offset: int) -> _PageAhead:
+            page_params = {**params, paging.limit_param: paging.page_size, paging.offset_param: offset}
+            ahead = _PageAhead(offset)
+            ahead.start(lambda: self._with_retries(stream, f"the page at offset {offset}",
+                                                    lambda: self._page(service, stream, page_params, plan),
+                                                    keep_trying=ahead.wanted))
+            return ahead
+
+        offset = paging.start
+        current, following = start(offset), start(offset + paging.page_size)
+        try:
+            while True:
+                page = current.result()
+                if page.table is not None:
+                    yield page.table
+                if page.records == 0 or not self._more_after_offset(paging, page, offset):
+                    return
+                offset += page.records
+                if following.offset != offset:
+                    following.drop()
+                    following = start(offset)
+                current, following = following, start(offset + paging.page_size)
+        finally:
+            current.drop()
+            following.drop()
 
     @staticmethod
     def _more_after_offset(paging: Paging, page: _Page, offset: int) -> bool:
@@ -561,10 +641,12 @@ class SoapConnector(Connector):
         records, last = _counted(document, [p for p in stream.records.split("/") if p])
         return _Page(dicts_to_table(rows) if rows else None, records, document, last)
 
-    def _with_retries(self, stream: SoapStream, which: str, action: Callable[[], T]) -> T:
+    def _with_retries(self, stream: SoapStream, which: str, action: Callable[[], T],
+                      keep_trying: Callable[[], bool] | None = None) -> T:
         """Run one page's request, retrying transient failures with capped exponential backoff.
 
         The error raised when the page cannot be had carries ``attempts`` (how many were made).
+        ``keep_trying`` stops the retries of a page read ahead that is no longer wanted.
         """
         from tenacity import Retrying, retry_if_exception, stop_after_attempt, wait_exponential
 
@@ -577,7 +659,8 @@ class SoapConnector(Connector):
         retrying = Retrying(
             stop=stop_after_attempt(attempts),
             wait=wait_exponential(multiplier=self.settings.backoff_seconds, max=self.settings.backoff_max_seconds),
-            retry=retry_if_exception(lambda exc: isinstance(exc, ConnectorError) and exc.transient),
+            retry=retry_if_exception(lambda exc: isinstance(exc, ConnectorError) and exc.transient
+                                     and (keep_trying is None or keep_trying())),
             before_sleep=log_retry, reraise=True)
         try:
             return retrying(action)

@@ -11,6 +11,7 @@ import re
 import threading
 import time
 from collections import Counter
+from collections.abc import Callable
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import pyarrow as pa
@@ -77,6 +78,8 @@ class _FlakyHandler(BaseHTTPRequestHandler):
                 time.sleep(SLOW_SECONDS)  # longer than the client waits: it times out
                 self.close_connection = True
             return
+        if self.server.rewrite is not None:
+            body = self.server.rewrite(body)
         upstream = requests.post(self.server.upstream, data=body, timeout=10, headers={
             name: self.headers[name] for name in ("Content-Type", "SOAPAction", "Authorization") if self.headers[name]})
         self._answer(upstream.status_code, upstream.content, upstream.headers.get("Content-Type", "text/xml"))
@@ -93,6 +96,8 @@ class FlakyProxy(ThreadingHTTPServer):
         self.lock = threading.Lock()
         self.requests: Counter[int] = Counter()
         self.failures: dict[int, tuple[str, int | None]] = {}
+        #: changes a request on its way to the service (a service that caps the page size)
+        self.rewrite: Callable[[bytes], bytes] | None = None
 
     @property
     def url(self) -> str:
@@ -227,3 +232,20 @@ def test_backoff_doubles_between_attempts_and_is_capped(erp, proxy, monkeypatch)
         list(capped.read(_stream(), None))
     assert time.perf_counter() - started < 2
     assert proxy.requests[0] == 8
+
+
+@pytest.mark.parametrize("read_ahead", [True, False])
+def test_a_service_capping_the_page_size_still_gives_every_record_once(erp, proxy, monkeypatch, read_ahead):
+    """Asked for 7 purchase orders a page, the service sends 5 (and says more follow): the page read
+    ahead at offset +7 is dropped and the read goes on from offset +5, losing and doubling nothing."""
+    connector = _connector(erp, proxy, monkeypatch)
+    stream = _stream()
+    expected = _all_rows(connector, stream.model_copy(update={"paging": stream.paging.model_copy(
+        update={"read_ahead": False})}))
+    proxy.requests.clear()
+    proxy.rewrite = lambda body: re.sub(rb"maxRows>\s*\d+\s*<", b"maxRows>5<", body)
+    capped = _all_rows(connector, stream.model_copy(update={"paging": stream.paging.model_copy(
+        update={"read_ahead": read_ahead})}))
+    assert capped.sort_by("PONumber").equals(expected.sort_by("PONumber"))
+    assert capped.num_rows == len(set(capped["PONumber"].to_pylist()))
+    assert 0 in proxy.requests and 5 in proxy.requests and 10 in proxy.requests
