@@ -180,7 +180,7 @@ def measure(kind: str, path: str, batch_size: int, chunk_size: int) -> dict:
         spec = load_spec(SPEC)
         extracted_at = datetime.now(timezone.utc)
         # as the pipeline reads: the next batch is fetched while this one is mapped
-        for table in prefetch(connector.read(stream, None), stream.prefetch_batches):
+        for table in prefetch(connector.read(stream, None), connector.prefetch_depth(stream)):
             rows += table.num_rows
             result = map_batch(spec, table.to_pandas(), source_system="erp", run_id="bench",
                                extracted_at=extracted_at)

@@ -82,7 +82,7 @@ def extract(config_path: Path, parser: str, lines: int, page_size: int) -> dict:
     before = _peak_mb()
     read, batches = 0, 0
     started, cpu_started = time.perf_counter(), time.process_time()
-    tables = prefetch(connector.read(stream, None), stream.prefetch_batches)
+    tables = prefetch(connector.read(stream, None), connector.prefetch_depth(stream))
     for table in tables:
         read += table.num_rows
         batches += 1

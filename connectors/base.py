@@ -42,9 +42,10 @@ class StreamSettings(StrictModel):
     key: list[str] = Field(default_factory=list, description="source columns that identify a record")
     bookmark: list[str] = Field(default_factory=list, description="columns ordering incremental reads")
     batch_size: int = Field(default=50_000, gt=0)
-    prefetch_batches: int = Field(
-        default=1, ge=0, le=8,
-        description="batches read ahead while the previous one is mapped and loaded (0: none)")
+    prefetch_batches: int | None = Field(
+        default=None, ge=0, le=8,
+        description="batches read ahead in a thread while the previous one is mapped and loaded (0: none; "
+                    "empty: the connector's default)")
 
 
 class SecretMissingError(ConnectorError):
@@ -87,10 +88,17 @@ class Connector(ABC):
     #: records are documents carrying only the elements they have (SOAP, XML files), so a column
     #: absent from a batch means empty, not a mismatch between mapping and source
     sparse_records: bool = False
+    #: batches read ahead in a thread unless the stream says otherwise: worth it where reading
+    #: waits outside Python (a driver, a socket); a parser in Python only competes for the GIL
+    default_prefetch_batches: int = 0
 
     def __init__(self, source_name: str, connection: Mapping[str, Any]):
         self.source_name = source_name
         self.settings = self.settings_model.model_validate(dict(connection))
+
+    def prefetch_depth(self, stream: StreamSettings) -> int:
+        """How many batches of ``stream`` to read ahead: its own setting, else the connector's default."""
+        return self.default_prefetch_batches if stream.prefetch_batches is None else stream.prefetch_batches
 
     @abstractmethod
     def read(self, stream: StreamSettings, bookmark: Mapping[str, Any] | None) -> Iterator[pa.Table]:

@@ -215,6 +215,8 @@ class OdbcConnector(Connector):
 
     settings_model = OdbcSettings
     stream_model = OdbcStream
+    # arrow-odbc fetches and converts outside the GIL: the next batch comes while this one is mapped
+    default_prefetch_batches = 1
 
     def __init__(self, source_name: str, connection: Mapping[str, Any]):
         super().__init__(source_name, connection)

@@ -210,7 +210,7 @@ def sync_stream(config: Config, warehouse: Warehouse, connector: Connector, sour
             committed = result.bookmark_after if result.bookmark_after is not None else result.bookmark_before
             batches_before = batch_no
             try:
-                batches = prefetch(connector.read(stream, committed), stream.prefetch_batches)
+                batches = prefetch(connector.read(stream, committed), connector.prefetch_depth(stream))
                 for table in _timed(batches, result):
                     batch_no += 1
                     _load_one_batch(config, warehouse, connector, source, stream, spec, run_id, result,
