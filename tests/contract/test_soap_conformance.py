@@ -61,6 +61,16 @@ def read_all(connector: SoapConnector, stream, parser: str, bookmark=None) -> pa
     return pa.concat_tables(batches, promote_options="permissive") if batches else None
 
 
+def assert_fast_path_equals_zeep(connector: SoapConnector, stream) -> None:
+    """The streaming parse and zeep's objects give the same batches: same schema, same values."""
+    fast = list(connector.read(stream, None))
+    by_zeep = list(connector.read(stream.model_copy(update={"parser": "zeep"}), None))
+    assert sum(t.num_rows for t in fast) > 0 and len(fast) == len(by_zeep)
+    for fast_batch, zeep_batch in zip(fast, by_zeep):
+        assert fast_batch.schema == zeep_batch.schema
+        assert fast_batch.equals(zeep_batch)
+
+
 # ------------------------------------------------------------------------------------------- Maximo
 
 MAXIMO_SOURCE = """
@@ -168,12 +178,7 @@ def test_maximo_records_map_to_canonical_work_orders_and_operations_with_the_shi
 @pytest.mark.parametrize("stream_name", ["work_orders", "wo_activities"])
 def test_maximo_fast_path_and_zeep_give_identical_records(maximo, tmp_path, stream_name):
     connector, streams = connector_and_streams(maximo_config(tmp_path, maximo), "maximo_ws")
-    fast = list(connector.read(streams[stream_name], None))
-    by_zeep = list(connector.read(streams[stream_name].model_copy(update={"parser": "zeep"}), None))
-    assert sum(t.num_rows for t in fast) > 0 and len(fast) == len(by_zeep)
-    for fast_batch, zeep_batch in zip(fast, by_zeep):
-        assert fast_batch.schema == zeep_batch.schema
-        assert fast_batch.equals(zeep_batch)
+    assert_fast_path_equals_zeep(connector, streams[stream_name])
 
 
 def test_maximo_incremental_run_puts_the_bookmark_in_the_where_clause(maximo, tmp_path):
@@ -312,12 +317,7 @@ def test_nav_every_order_and_line_is_extracted_through_bookmark_keys(nav, tmp_pa
 @pytest.mark.parametrize("stream_name", ["sales_orders", "sales_lines"])
 def test_nav_fast_path_and_zeep_give_identical_records(nav, tmp_path, stream_name):
     connector, streams = connector_and_streams(nav_config(tmp_path, nav), "nav")
-    fast = list(connector.read(streams[stream_name], None))
-    by_zeep = list(connector.read(streams[stream_name].model_copy(update={"parser": "zeep"}), None))
-    assert sum(t.num_rows for t in fast) > 0 and len(fast) == len(by_zeep)
-    for fast_batch, zeep_batch in zip(fast, by_zeep):
-        assert fast_batch.schema == zeep_batch.schema
-        assert fast_batch.equals(zeep_batch)
+    assert_fast_path_equals_zeep(connector, streams[stream_name])
 
 
 def test_nav_incremental_run_filters_on_the_bookmark(nav, tmp_path):
