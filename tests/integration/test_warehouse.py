@@ -68,6 +68,28 @@ def test_the_bookmark_does_not_move_when_the_load_fails(warehouse):
     assert set(warehouse.read_entity("fx_rate")["rate"]) == {1.1, 1.3}
 
 
+def test_a_full_refresh_soft_deletes_unread_rows_and_an_unchanged_row_read_again_is_live(warehouse):
+    empty = pd.DataFrame(columns=["source_key", "field", "check", "record", "column", "raw_value", "reason"])
+    warehouse.load_batch(entity="fx_rate", rows=fx_rows(), quarantined=empty, source="jde", stream="fx",
+                         run_id="R1", bookmark=None)
+    only_eur = fx_rows().iloc[:1].assign(run_id="R2")
+    for _ in range(2):  # a key read twice in one refresh is recorded once (a key-only upsert)
+        warehouse.load_batch(entity="fx_rate", rows=only_eur, quarantined=empty, source="jde", stream="fx",
+                             run_id="R2", bookmark=None, track_keys=True)
+    assert warehouse.count(schema.key_seen) == 1
+    assert warehouse.soft_delete_unseen(source="jde", entity="fx_rate", run_id="R2", max_fraction=0.5) == (1, 2)
+    warehouse.forget_seen_keys("R2")
+    assert list(warehouse.read_entity("fx_rate")["source_key"]) == ["EUR|USD|1"]
+    gone = warehouse.read_entity("fx_rate", include_deleted=True).set_index("source_key").loc["GBP|USD|1"]
+    assert gone["deleted_run_id"] == "R2" and pd.notna(gone["deleted_at"])
+
+    warehouse.load_batch(entity="fx_rate", rows=fx_rows().assign(run_id="R3"), quarantined=empty, source="jde",
+                         stream="fx", run_id="R3", bookmark=None)
+    back = warehouse.read_entity("fx_rate", include_deleted=True).set_index("source_key")
+    assert back["deleted_at"].isna().all() and back["deleted_run_id"].isna().all()
+    assert back.loc["EUR|USD|1", "run_id"] == "R1", "an unchanged live row keeps its lineage"
+
+
 def finding(exception_id, rule="LNK-001", evidence="{}"):
     return {"exception_id": exception_id, "rule_id": rule, "severity": "error", "site": "NORTH",
             "subject_entity": "po_line", "subject_source_system": "jde", "subject_source_key": exception_id,

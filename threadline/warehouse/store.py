@@ -105,21 +105,19 @@ def _copy_upsert(conn: Connection, table: Table, frame: pd.DataFrame, names: lis
     unique = frame.drop_duplicates(primary_key, keep="last")  # ON CONFLICT may touch a row once only
     _copy_csv(cursor, staging, columns, names, _storage_columns(unique, table, names))
     updates = ", ".join(f"{quote(n)} = EXCLUDED.{quote(n)}" for n in names if n not in primary_key)
-    if not updates:  # a key-only table: a row that is there already is left as it is
-        cursor.execute(f"INSERT INTO {target} ({columns}) SELECT {columns} FROM {staging} "
-                       f"ON CONFLICT ({', '.join(quote(k) for k in primary_key)}) DO NOTHING")
-        cursor.execute(f"TRUNCATE {staging}")
-        cursor.close()
-        return
-    unchanged = ""
-    if "record_hash" in names:
-        unchanged = f" WHERE {target}.record_hash IS DISTINCT FROM EXCLUDED.record_hash"
-        if _revives(table, names):
-            # a soft-deleted row read again is back, even when its content did not change
-            updates += ", deleted_at = NULL, deleted_run_id = NULL"
-            unchanged += f" OR {target}.deleted_at IS NOT NULL"
+    # a key-only table has nothing to update: a row that is there already is left as it is
+    action = "DO NOTHING"
+    if updates:
+        unchanged = ""
+        if "record_hash" in names:
+            unchanged = f" WHERE {target}.record_hash IS DISTINCT FROM EXCLUDED.record_hash"
+            if _revives(table, names):
+                # a soft-deleted row read again is back, even when its content did not change
+                updates += ", deleted_at = NULL, deleted_run_id = NULL"
+                unchanged += f" OR {target}.deleted_at IS NOT NULL"
+        action = f"DO UPDATE SET {updates}{unchanged}"
     cursor.execute(f"INSERT INTO {target} ({columns}) SELECT {columns} FROM {staging} "
-                   f"ON CONFLICT ({', '.join(quote(k) for k in primary_key)}) DO UPDATE SET {updates}{unchanged}")
+                   f"ON CONFLICT ({', '.join(quote(k) for k in primary_key)}) {action}")
     cursor.execute(f"TRUNCATE {staging}")
     cursor.close()
 
@@ -170,16 +168,16 @@ def _sqlite_upsert_sql(conn: Connection, table: Table, names: list[str], primary
     stmt = _insert(conn, table).values({n: bindparam(n, type_=table.c[n].type) for n in names})
     changing = {n: stmt.excluded[n] for n in names if n not in primary_key}
     if not changing:  # a key-only table: a row that is there already is left as it is
-        compiled = stmt.on_conflict_do_nothing(index_elements=primary_key).compile(dialect=conn.dialect)
-        return str(compiled), [compiled.binds[b].key for b in compiled.positiontup]
-    where = None
-    if "record_hash" in names:
-        where = table.c.record_hash != stmt.excluded.record_hash
-        if _revives(table, names):
-            # a soft-deleted row read again is back, even when its content did not change
-            changing.update(deleted_at=null(), deleted_run_id=null())
-            where = or_(where, table.c.deleted_at.is_not(None))
-    stmt = stmt.on_conflict_do_update(index_elements=primary_key, set_=changing, where=where)
+        stmt = stmt.on_conflict_do_nothing(index_elements=primary_key)
+    else:
+        where = None
+        if "record_hash" in names:
+            where = table.c.record_hash != stmt.excluded.record_hash
+            if _revives(table, names):
+                # a soft-deleted row read again is back, even when its content did not change
+                changing.update(deleted_at=null(), deleted_run_id=null())
+                where = or_(where, table.c.deleted_at.is_not(None))
+        stmt = stmt.on_conflict_do_update(index_elements=primary_key, set_=changing, where=where)
     compiled = stmt.compile(dialect=conn.dialect)
     return str(compiled), [compiled.binds[b].key for b in compiled.positiontup]
 
