@@ -477,23 +477,17 @@ def parse_response(plan: RecordPlan, content: bytes) -> ParsedPage:
             raise ResponseIsFault()
         found = "nothing" if first is None else first.tag
         raise etree.XMLSyntaxError(f"expected {response_tag} in the SOAP body, found {found}", None, 0, 0)
+    # the response's own fields and attributes (totals, more-pages flags, tokens) for paging
+    given = [(plan.response_attributes.get(name), text) for name, text in first.attrib.items()]
+    given += [(plan.response_fields.get(child.tag), child.text) for child in first if child.text is not None]
     response_values: dict[str, Any] = {}
-    for name, text in first.attrib.items():
-        slot = plan.response_attributes.get(name)
+    for slot, text in given:
         if slot is not None:
             field_name, convert = slot
             try:
                 response_values[field_name] = text if convert is None else convert(text)
             except (TypeError, ValueError):
                 response_values[field_name] = None
-    for child in first:
-        slot = plan.response_fields.get(child.tag)
-        if slot is not None and child.text is not None:
-            name, convert = slot
-            try:
-                response_values[name] = child.text if convert is None else convert(child.text)
-            except (TypeError, ValueError):
-                response_values[name] = None
     table = None
     if rows:
         names, positions = plan.columns(list(dict.fromkeys(signatures)))
