@@ -2,22 +2,13 @@
 
 from __future__ import annotations
 
-from sqlalchemy import create_engine, func, select
-
+from tests.integration.readback import row_count
 from threadline.config import load_config
 from threadline.pipeline import run_pipeline
 from threadline.warehouse import schema
 from threadline.warehouse.store import open_warehouse
 
 PASSWORD_ENV = "THREADLINE_DEMO_ERP_PASSWORD"
-
-
-def rows(url: str, table) -> int:
-    engine = create_engine(url)
-    with engine.connect() as conn:
-        n = conn.execute(select(func.count()).select_from(table)).scalar_one()
-    engine.dispose()
-    return n
 
 
 def test_an_unreachable_service_fails_its_streams_and_skips_reconciliation(landscape):
@@ -29,8 +20,8 @@ def test_an_unreachable_service_fails_its_streams_and_skips_reconciliation(lands
     by_stream = {(s.source, s.stream): s for s in result.streams}
     assert by_stream[("jde", "po_lines")].status == "succeeded"  # the other sources still loaded
     url = config.warehouse.url
-    assert rows(url, schema.CANONICAL_TABLES["po_line"]) > 0
-    assert rows(url, schema.exception) == 0 and rows(url, schema.cost_rollup) == 0
+    assert row_count(url, schema.CANONICAL_TABLES["po_line"]) > 0
+    assert row_count(url, schema.exception) == 0 and row_count(url, schema.cost_rollup) == 0
     warehouse = open_warehouse(url)
     assert warehouse.get_bookmark("erp_soap", "purchase_orders") is None
     assert warehouse.get_bookmark("jde", "po_lines") is not None

@@ -10,12 +10,12 @@ from __future__ import annotations
 import json
 import sqlite3
 
-from sqlalchemy import create_engine, select
-
+from tests.integration.readback import canonical_rows, row_count, stream_log
 from tests.integration.test_cli import cli
 from threadline.config import load_config
 from threadline.pipeline import run_pipeline
 from threadline.warehouse import schema
+from threadline.warehouse.store import open_warehouse
 
 
 def jde_source(landscape) -> sqlite3.Connection:
@@ -24,28 +24,13 @@ def jde_source(landscape) -> sqlite3.Connection:
 
 def warehouse_rows(config, entity: str = "po_line") -> dict[str, tuple]:
     """source_key -> (deleted_at, deleted_run_id) of JDE rows of ``entity`` in the warehouse, deleted ones too."""
-    table = schema.CANONICAL_TABLES[entity]
-    engine = create_engine(config.warehouse.resolved_url())
-    with engine.connect() as conn:
-        rows = conn.execute(select(table.c.source_key, table.c.deleted_at, table.c.deleted_run_id)
-                            .where(table.c.source_system == "jde")).all()
-    engine.dispose()
-    return {key: (deleted_at, run) for key, deleted_at, run in rows}
+    return canonical_rows(config.warehouse.resolved_url(), entity, "jde", "deleted_at", "deleted_run_id")
 
 
 def line_key(row: tuple) -> str:
     """The demo_jde source key of an F4311 row (company, order, type, suffix, line)."""
     kcoo, doco, dcto, sfxo, lnid = row
     return "|".join([str(kcoo).strip(), str(doco), str(dcto).strip(), str(sfxo).strip(), str(lnid)])
-
-
-def stream_log(config, run_id: str, stream: str) -> dict:
-    engine = create_engine(config.warehouse.resolved_url())
-    with engine.connect() as conn:
-        row = conn.execute(select(schema.run_stream).where(schema.run_stream.c.run_id == run_id,
-                                                           schema.run_stream.c.stream == stream)).mappings().one()
-    engine.dispose()
-    return dict(row)
 
 
 def test_vanished_rows_are_soft_deleted_only_by_a_full_refresh_and_come_back_when_the_source_has_them(landscape):
@@ -77,12 +62,17 @@ def test_vanished_rows_are_soft_deleted_only_by_a_full_refresh_and_come_back_whe
     assert set(after) == set(loaded), "soft-deleted rows stay in the warehouse"
     assert {k for k, (deleted, _) in after.items() if deleted is not None} == gone_keys
     assert {run for k, (_, run) in after.items() if k in gone_keys} == {full.run_id}
-    assert stream_log(config, full.run_id, "po_lines")["rows_deleted"] == 3
-    with open_warehouse_of(config) as warehouse:
+    url = config.warehouse.resolved_url()
+    (po_lines_log,) = [s for s in stream_log(url, full.run_id) if s["stream"] == "po_lines"]
+    assert po_lines_log["rows_deleted"] == 3
+    warehouse = open_warehouse(url)
+    try:
         live = set(warehouse.read_entity("po_line", ["source_key", "source_system"])
                    .query("source_system == 'jde'")["source_key"])
-        assert live == set(loaded) - gone_keys
-        assert warehouse.count(schema.key_seen) == 0, "the key snapshot is dropped once deletes are settled"
+    finally:
+        warehouse.dispose()
+    assert live == set(loaded) - gone_keys
+    assert row_count(url, schema.key_seen) == 0, "the key snapshot is dropped once deletes are settled"
 
     # one line comes back exactly as it was: live again, although its content did not change
     with jde_source(landscape) as db:
@@ -134,18 +124,3 @@ def test_quarantined_rows_without_a_key_stop_the_delete_check(landscape):
     assert warehouse_rows(config, "supplier") == suppliers_before, "nothing deleted from an incomplete read"
     # the other entities of the source were read completely: their deletes go ahead
     assert next(s for s in full.streams if s.stream == "po_lines").rows_deleted == 1
-
-
-class open_warehouse_of:
-    """``with open_warehouse_of(config) as warehouse``: the config's warehouse, disposed afterwards."""
-
-    def __init__(self, config):
-        from threadline.warehouse.store import open_warehouse
-
-        self.warehouse = open_warehouse(config.warehouse.resolved_url())
-
-    def __enter__(self):
-        return self.warehouse
-
-    def __exit__(self, *exc):
-        self.warehouse.dispose()

@@ -16,13 +16,13 @@ from pathlib import Path
 import psycopg2
 import pytest
 import yaml
-from sqlalchemy import create_engine, select, text
+from sqlalchemy import create_engine, text
 
 from tests.contract.test_soap_retries import PAGE, FlakyProxy
+from tests.integration.readback import canonical_rows, stored_bookmark, stream_log
 from threadline.config import load_config
 from threadline.demo.landscape import build_landscape
 from threadline.pipeline import SilentReporter, run_pipeline
-from threadline.warehouse import schema
 
 VENDORS = 24_000
 BATCH = 1_000
@@ -46,32 +46,9 @@ fields:
 """
 
 
-def canonical_rows(url: str, entity: str, source_system: str) -> dict[str, tuple]:
-    """source_key -> (record_hash, deleted) for one source's rows of an entity: the content, not the lineage."""
-    table = schema.CANONICAL_TABLES[entity]
-    engine = create_engine(url)
-    with engine.connect() as conn:
-        rows = conn.execute(select(table.c.source_key, table.c.record_hash, table.c.deleted_at)
-                            .where(table.c.source_system == source_system)).all()
-    engine.dispose()
-    return {key: (digest, deleted is not None) for key, digest, deleted in rows}
-
-
-def stored_bookmark(url: str, source: str, stream: str) -> dict | None:
-    engine = create_engine(url)
-    with engine.connect() as conn:
-        value = conn.execute(select(schema.bookmark.c.value).where(
-            schema.bookmark.c.source == source, schema.bookmark.c.stream == stream)).scalar()
-    engine.dispose()
-    return json.loads(value) if value else None
-
-
-def stream_log(url: str, run_id: str) -> list[dict]:
-    engine = create_engine(url)
-    with engine.connect() as conn:
-        rows = conn.execute(select(schema.run_stream).where(schema.run_stream.c.run_id == run_id)).mappings().all()
-    engine.dispose()
-    return [dict(r) for r in rows]
+def content(url: str, entity: str, source_system: str) -> dict[str, tuple]:
+    """source_key -> (record_hash, deleted_at) of one source's rows: the content, not the lineage."""
+    return canonical_rows(url, entity, source_system, "record_hash", "deleted_at")
 
 
 # --------------------------------------------------------------------------- ODBC, server-side kill
@@ -144,7 +121,7 @@ def test_a_killed_odbc_connection_restarts_from_the_committed_bookmark_and_compl
     assert run.status == "succeeded", run.error
     (log,) = stream_log(config.warehouse.resolved_url(), run.run_id)
     assert log["resumes"] == 1
-    loaded = canonical_rows(config.warehouse.resolved_url(), "supplier", "erp_pg")
+    loaded = content(config.warehouse.resolved_url(), "supplier", "erp_pg")
     assert set(loaded) == source_vendors(pg_database)
     assert log["rows_read"] >= VENDORS  # batches read again after the restart are counted, not lost
 
@@ -167,7 +144,7 @@ def test_with_restarts_off_a_killed_connection_fails_the_run_keeping_the_committ
     committed = log["rows_loaded"]
     assert KILL_AFTER_BATCH * BATCH <= committed < VENDORS
     # the bookmark is the last row of the last committed batch: nothing beyond it, nothing short of it
-    loaded = canonical_rows(url, "supplier", "erp_pg")
+    loaded = content(url, "supplier", "erp_pg")
     assert len(loaded) == committed
     bookmark = stored_bookmark(url, "erp_pg", "vendors")
     assert bookmark == {"upmj": 126000 + committed // 500, "id": committed}
@@ -175,7 +152,7 @@ def test_with_restarts_off_a_killed_connection_fails_the_run_keeping_the_committ
 
     rerun = run_pipeline(config, reconcile=False)
     assert rerun.status == "succeeded", rerun.error
-    assert set(canonical_rows(url, "supplier", "erp_pg")) == source_vendors(pg_database)
+    assert set(content(url, "supplier", "erp_pg")) == source_vendors(pg_database)
 
 
 # --------------------------------------------------------------------------- SOAP, failing from page k
@@ -216,7 +193,7 @@ def soap_only_config(landscape, proxy: FlakyProxy, folder: Path, **source_settin
 
 
 def soap_warehouse(url: str) -> dict[str, dict[str, tuple]]:
-    return {entity: canonical_rows(url, entity, "erp_soap")
+    return {entity: content(url, entity, "erp_soap")
             for entity in ("supplier", "purchase_order", "po_line", "receipt", "invoice_line")}
 
 
@@ -255,8 +232,8 @@ def test_with_restarts_off_a_soap_failure_on_page_k_fails_keeping_the_committed_
     po_lines = logs["po_lines"]
     # lines of the two good pages of purchase orders, in whole committed batches of PAGE lines
     assert po_lines["status"] == "failed" and po_lines["rows_loaded"] > 0 and po_lines["rows_loaded"] % PAGE == 0
-    clean_lines = canonical_rows(clean.warehouse.resolved_url(), "po_line", "erp_soap")
-    loaded = canonical_rows(url, "po_line", "erp_soap")
+    clean_lines = content(clean.warehouse.resolved_url(), "po_line", "erp_soap")
+    loaded = content(url, "po_line", "erp_soap")
     assert len(loaded) == po_lines["rows_loaded"] < len(clean_lines) and loaded.items() <= clean_lines.items()
     assert stored_bookmark(url, "erp_soap", "po_lines") == json.loads(po_lines["bookmark_after"])
 
