@@ -196,8 +196,10 @@ def sync_stream(config: Config, warehouse: Warehouse, connector: Connector, sour
     stopped answering) restarts the read from the last committed bookmark, up to
     ``source.resume_attempts`` times with doubling waits; rows read twice are absorbed by the
     upsert. A read that failed before committing a single batch is not restarted: the source is
-    down rather than interrupted, and the connector has already retried what it could. With ``full``, the stream ignores its stored
-    bookmark and records every key it reads, for the soft-delete check after the source is done.
+    down rather than interrupted, and the connector has already retried what it could.
+
+    With ``full``, the stream ignores its stored bookmark and records every key it reads, for the
+    soft-delete check after the source is done.
     """
     reporter = reporter or SilentReporter()
     result = StreamResult(run_id, source.name, stream.name, spec.entity.name)
