@@ -13,6 +13,8 @@ KINDS: dict[str, str] = {
     "odbc": "connectors.odbc:OdbcConnector",
     "soap": "connectors.soap:SoapConnector",
     "b2mml": "connectors.b2mml:B2mmlConnector",
+    "files": "connectors.filedrop:FileDropConnector",
+    "rest": "connectors.rest:RestConnector",
 }
 
 

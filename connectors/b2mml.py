@@ -5,13 +5,19 @@ Each record flattens into one row: its simple children by local name; a complex 
 of simple leaves and without an ``ID`` dotted (``HierarchyScope.EquipmentID``,
 ``Quantity.QuantityString``); ID/Value pairs such as ``SegmentParameter`` pivoted into
 ``SegmentParameter.<ID>``; any other complex child (a nested record such as MaterialRequirement)
-left to its own stream; and every ancestor record's columns prefixed with its name. ``_file``
+left to its own stream; and every ancestor record's columns prefixed with its name. A simple
+element that repeats (two ``MaterialLotID``) keeps every value, joined with ``|`` (the mapping's
+``split`` transform takes them apart), never just the first. ``_file``
 names the file and orders incremental reads. Parsing never resolves entities, DTDs or the network.
+
+The folder is an inbox (connectors.inbox): a file that is malformed, of another B2MML version or
+invalid against the configured XSD (``connection.schema``) is rejected whole with its reason, the
+others load, and loaded files move to ``processed/``.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Mapping
+from collections.abc import Collection, Iterator, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -19,7 +25,8 @@ import pyarrow as pa
 from lxml import etree
 from pydantic import Field
 
-from connectors.base import Connector, ConnectorError, StreamSettings, StrictModel
+from connectors.base import ConnectorError, StreamSettings
+from connectors.inbox import InboxConnector, InboxFileError, InboxSettings
 from connectors.records import dicts_to_table, rebatch
 
 B2MML_NAMESPACES = {
@@ -35,10 +42,13 @@ def hardened_parser() -> etree.XMLParser:
                            huge_tree=False, remove_comments=True)
 
 
-class B2mmlSettings(StrictModel):
+class B2mmlSettings(InboxSettings):
     path: str = Field(description="folder the MES drops its B2MML files into")
     pattern: str = "*.xml"
     version: str = Field(default="V0701", description="B2MML version the files must be")
+    schema_path: str | None = Field(
+        default=None, alias="schema",
+        description="B2MML XSD (e.g. Schema/AllSchemas.xsd) every file must be valid against; empty: not validated")
     site: str | None = None
 
 
@@ -71,9 +81,13 @@ def flatten_element(element: etree._Element, skip: str | None) -> dict[str, Any]
         if name == skip:
             continue
         if not len(child):
+            text = child.text
+            value = text.strip() or None if text else None
             if name not in row:
-                text = child.text
-                row[name] = text.strip() or None if text else None
+                row[name] = value
+            elif value is not None:
+                # a repeated element (two MaterialLotIDs): every value is kept, "|"-joined
+                row[name] = value if row[name] is None else f"{row[name]}|{value}"
             continue
         by_name: dict[str, etree._Element] = {}
         has_complex = False
@@ -91,49 +105,87 @@ def flatten_element(element: etree._Element, skip: str | None) -> dict[str, Any]
             row.setdefault(f"{name}.{_text(by_name['ID'])}", _text(value_string if value_string is not None else value))
         elif not has_complex and "ID" not in by_name:
             for leaf_name, leaf in by_name.items():
-                row.setdefault(f"{name}.{leaf_name}", _text(leaf))
+                column, value = f"{name}.{leaf_name}", _text(leaf)
+                if column not in row:
+                    row[column] = value
+                elif value is not None:
+                    row[column] = value if row[column] is None else f"{row[column]}|{value}"
         # else: a record of its own (MaterialRequirement, PersonnelRequirement, ...): its own stream reads it
     return row
 
 
-class B2mmlConnector(Connector):
-    """Reads the records of one kind from every B2MML file in a folder, in file-name order."""
+class B2mmlConnector(InboxConnector):
+    """Reads the records of one kind from every B2MML file in a folder, in file-name order.
+
+    Each file is parsed (and validated against the XSD, when one is configured) once per run,
+    whatever the number of streams reading it.
+    """
 
     settings_model = B2mmlSettings
     stream_model = B2mmlStream
     sparse_records = True
 
-    def _files(self) -> list[Path]:
-        folder = Path(self.settings.path)
-        if not folder.is_dir():
-            raise ConnectorError(f"{self.where()}: the folder {folder} does not exist; check connection.path")
-        return sorted(p for p in folder.glob(self.settings.pattern) if p.is_file())
+    def __init__(self, source_name: str, connection: Mapping[str, Any]):
+        super().__init__(source_name, connection)
+        self._schema: etree.XMLSchema | None = None
 
-    def _parse(self, path: Path) -> etree._Element:
+    def _xml_schema(self) -> etree.XMLSchema | None:
+        if self.settings.schema_path is None:
+            return None
+        if self._schema is None:
+            xsd = Path(self.settings.schema_path)
+            if not xsd.is_file():
+                raise ConnectorError(f"{self.where()}: the B2MML schema {xsd} does not exist; "
+                                     f"check connection.schema (the XSD the files must be valid against)")
+            try:
+                self._schema = etree.XMLSchema(etree.parse(str(xsd), etree.XMLParser(no_network=True)))
+            except (etree.XMLSyntaxError, etree.XMLSchemaParseError) as exc:
+                raise ConnectorError(f"{self.where()}: the B2MML schema {xsd} cannot be used: {exc}; "
+                                     f"check connection.schema") from None
+        return self._schema
+
+    def _load(self, path: Path) -> etree._Element:
+        """Parse, check the version and validate one file; :class:`InboxFileError` says what is wrong."""
         try:
-            root = etree.parse(str(path), hardened_parser()).getroot()
+            tree = etree.parse(str(path), hardened_parser())
         except etree.XMLSyntaxError as exc:
-            raise ConnectorError(f"{self.where()}: file {path.name} is not well-formed XML "
-                                 f"(line {exc.lineno}): {exc.msg}; the file is not loaded") from None
+            raise InboxFileError(path.name, f"it is not well-formed XML: {exc.msg}",
+                                 "fix the XML (or ask the MES to send the file again)", line=exc.lineno) from None
+        root = tree.getroot()
         namespace = etree.QName(root).namespace
         version = B2MML_NAMESPACES.get(namespace or "")
         if version != self.settings.version:
-            raise ConnectorError(
-                f"{self.where()}: file {path.name} is B2MML {version or 'of an unknown version'} "
-                f"(namespace {namespace!r}), but this source expects {self.settings.version}; "
+            raise InboxFileError(
+                path.name, f"it is B2MML {version or 'of an unknown version'} (namespace {namespace!r}), "
+                           f"but this source expects {self.settings.version}",
                 f"move it out of {self.settings.path} or configure a source for that version")
+        schema = self._xml_schema()
+        if schema is not None and not schema.validate(tree):
+            errors = list(schema.error_log)
+            first = "; ".join(f"line {e.line}: {e.message}" for e in errors[:5])
+            more = f" (and {len(errors) - 5} more)" if len(errors) > 5 else ""
+            raise InboxFileError(
+                path.name, f"it is not valid against {Path(self.settings.schema_path).name}: {first}{more}",
+                "correct the listed elements at the MES (or in the file) and drop it again", line=errors[0].line)
         return root
+
+    def check_file(self, path: Path, streams: Sequence[tuple[StreamSettings, Collection[str]]]) -> None:
+        """A file is loadable when it parses, is of the configured version and valid against the XSD."""
+        self.cached(path, "", self._load)
+
+    def _parse(self, path: Path) -> etree._Element:
+        try:
+            return self.cached(path, "", self._load)
+        except InboxFileError as exc:
+            raise ConnectorError(f"{self.where()}: {exc}; the file is not loaded") from None
 
     def read(self, stream: B2mmlStream, bookmark: Mapping[str, Any] | None) -> Iterator[pa.Table]:
         yield from rebatch(self._per_file(stream, bookmark), stream.batch_size)
 
     def _per_file(self, stream: B2mmlStream, bookmark: Mapping[str, Any] | None) -> Iterator[pa.Table]:
-        """One table of records per file, files in name order from the bookmarked one on."""
+        """One table of records per file, in name order (see connectors.inbox for which files)."""
         steps = [s for s in stream.records.split("/") if s]
-        start = (bookmark or {}).get("_file")
-        for path in self._files():
-            if start is not None and path.name < start:
-                continue
+        for path in self.files_to_read(stream, (bookmark or {}).get("_file")):
             rows = self._records(self._parse(path), steps, path.name)
             if rows:
                 yield dicts_to_table(rows)

@@ -17,7 +17,10 @@ from typing import Any
 import pyarrow as pa
 from pydantic import BaseModel, ConfigDict, Field
 
-_IDENTIFIER = re.compile(r"^[A-Za-z_][A-Za-z0-9_$#]*(\.[A-Za-z_][A-Za-z0-9_$#]*)?$")
+#: a plain identifier, optionally schema-qualified; single inner spaces are allowed because real
+#: schemas have them (ERPNext tables are ``tabPurchase Order``) and every identifier is quoted
+_IDENTIFIER_PART = r"[A-Za-z_][A-Za-z0-9_$#]*(?: [A-Za-z0-9_$#]+)*"
+_IDENTIFIER = re.compile(rf"^{_IDENTIFIER_PART}(\.{_IDENTIFIER_PART})?$")
 
 
 class ConnectorError(Exception):
@@ -63,7 +66,8 @@ def validate_identifier(name: str, where: str) -> str:
     """Return ``name`` if it is a plain (optionally schema-qualified) SQL identifier, else raise."""
     if not _IDENTIFIER.match(name):
         raise ConnectorError(
-            f"{where}: {name!r} is not a plain SQL identifier (letters, digits, _ $ #, optional schema.)"
+            f"{where}: {name!r} is not a plain SQL identifier (letters, digits, _ $ #, single inner spaces, "
+            f"optional schema.)"
         )
     return name
 
@@ -91,6 +95,9 @@ class Connector(ABC):
     #: batches read ahead in a thread unless the stream says otherwise: worth it where reading
     #: waits outside Python (a driver, a socket); a parser in Python only competes for the GIL
     default_prefetch_batches: int = 0
+    #: a full read returns everything the source holds, so rows it no longer returns were deleted
+    #: there; False for inboxes, whose reads see only deliveries not processed yet
+    snapshot_reads: bool = True
 
     def __init__(self, source_name: str, connection: Mapping[str, Any]):
         self.source_name = source_name

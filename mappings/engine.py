@@ -8,6 +8,7 @@ failure), so ``len(batch) == len(mapped) + quarantined rows``.
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
 
@@ -17,19 +18,21 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from mappings.canonical import LINEAGE_FIELDS, Entity
-from mappings.spec import FieldRule, MappingSpec, MappingSpecError
-from mappings.transforms import (TRANSFORMS, Distinct, as_number, as_text, blank_to_na, is_text, render_distinct,
-                                 to_bool)
+from mappings.spec import FieldRule, MappingSpec, MappingSpecError, RowCondition, TransformStep
+from mappings.transforms import (TRANSFORMS, Distinct, Step, as_number, as_text, blank_to_na, is_text,
+                                 render_distinct, to_bool)
 
 QUARANTINE_COLUMNS = ("row", "source_key", "field", "column", "raw_value", "check", "reason", "record")
 
 
 @dataclass
 class MapResult:
-    """Rows that mapped (canonical columns plus lineage) and rows that did not (with reasons)."""
+    """Rows that mapped (canonical columns plus lineage), rows that did not (with reasons), and how
+    many rows the spec's ``where`` left out."""
 
     mapped: pd.DataFrame
     quarantined: pd.DataFrame
+    skipped: int = 0
 
 
 class _Failures:
@@ -57,15 +60,22 @@ class _Failures:
         }))
 
 
-def _apply_transforms(rule: FieldRule, values: pd.Series, column: str, failures: _Failures) -> pd.Series:
+def _apply_transforms(rule: FieldRule, steps: tuple[TransformStep, ...], values: pd.Series, column: str,
+                      failures: _Failures, lookups: Lookups | None) -> pd.Series:
     raw = values
     # transforms are element-wise and source columns repeat their values (codes, units, dates):
     # transforming each distinct value once and spreading the results is the same, and cheaper
-    distinct = Distinct.of(values) if rule.transforms else None
+    distinct = Distinct.of(values) if steps else None
     if distinct is not None:
         values = distinct.values
-    for step in rule.transforms:
-        result = TRANSFORMS[step.name].func(values, step.arg)
+    for step in steps:
+        if step.name == "lookup":
+            if lookups is None:
+                raise MappingSpecError(rule.target, [f"fields.{rule.target}: `lookup` reads the warehouse; "
+                                                     f"map this spec through the pipeline"])
+            result = lookups.resolve(step.arg, values)
+        else:
+            result = TRANSFORMS[step.name].func(values, step.arg)
         failed = result.failed if distinct is None or result.failed is None else distinct.spread(result.failed)
         failures.add(failed, field=rule.target, column=column, raw=raw, check=step.name,
                      reason=f"{rule.target} from {column}: {result.reason}")
@@ -73,21 +83,78 @@ def _apply_transforms(rule: FieldRule, values: pd.Series, column: str, failures:
     return values if distinct is None else distinct.spread(values)
 
 
-def _evaluate(rule: FieldRule, batch: pd.DataFrame, failures: _Failures) -> pd.Series:
+def _evaluate(rule: FieldRule, batch: pd.DataFrame, failures: _Failures, lookups: Lookups | None) -> pd.Series:
     if rule.is_constant:
         return pd.Series([rule.value] * len(batch), index=batch.index, dtype=object)
-    parts = [_apply_transforms(rule, batch[c], c, failures) for c in rule.columns]
+    parts = [_apply_transforms(rule, rule.transforms, batch[c], c, failures, lookups) for c in rule.columns]
     if len(parts) == 1:
         return parts[0]
     texts = [blank_to_na(as_text(p)) for p in parts]
     if all(getattr(t.dtype, "storage", None) == "pyarrow" for t in texts):
-        return _join_arrow(texts, rule.join)
-    joined = texts[0].fillna("")
-    for t in texts[1:]:
-        joined = joined + rule.join + t.fillna("")
-    # a key made only of empty parts is empty, not "||"
-    all_empty = pd.concat([t.isna() for t in texts], axis=1).all(axis=1)
-    return joined.mask(all_empty)
+        joined = _join_arrow(texts, rule.join)
+    else:
+        joined = texts[0].fillna("")
+        for t in texts[1:]:
+            joined = joined + rule.join + t.fillna("")
+        # a key made only of empty parts is empty, not "||"
+        all_empty = pd.concat([t.isna() for t in texts], axis=1).all(axis=1)
+        joined = joined.mask(all_empty)
+    if not rule.then:
+        return joined
+    return _apply_transforms(rule, rule.then, joined, "|".join(rule.columns), failures, lookups)
+
+
+def _where_mask(conditions: tuple[RowCondition, ...], batch: pd.DataFrame) -> pd.Series:
+    """True for the rows every condition of the spec's ``where`` holds for."""
+    keep = pd.Series(True, index=batch.index)
+    for condition in conditions:
+        text = blank_to_na(as_text(batch[condition.column])).str.strip()
+        if condition.operator == "present":
+            holds = text.notna() if condition.present else text.isna()
+        else:
+            holds = text.isin(list(condition.values)).fillna(False).astype(bool)
+            if condition.operator == "not_in":
+                holds = ~holds
+        keep &= holds.to_numpy(dtype=bool)
+    return keep
+
+
+class Lookups:
+    """Values of canonical fields of one source, for the ``lookup`` transform.
+
+    ``fetch(entity, match, value)`` returns the source's live rows of ``entity`` as a frame with the
+    two fields; each table is fetched once per ``Lookups`` (the pipeline makes one per stream run).
+    A key that several rows hold with different values is ambiguous and never resolves.
+    """
+
+    def __init__(self, fetch: Callable[[str, str, str], pd.DataFrame]):
+        self._fetch = fetch
+        self._tables: dict[tuple[str, str, str], tuple[pd.Series, set[str]]] = {}
+
+    def _table(self, entity: str, match: str, value: str) -> tuple[pd.Series, set[str]]:
+        key = (entity, match, value)
+        if key not in self._tables:
+            frame = self._fetch(entity, match, value)
+            pairs = pd.DataFrame({"key": blank_to_na(as_text(frame[match].reset_index(drop=True))).str.strip(),
+                                  "value": frame[value].reset_index(drop=True)})
+            pairs = pairs.dropna(subset=["key"]).drop_duplicates()
+            counts = pairs["key"].value_counts()
+            ambiguous = set(counts.index[counts > 1])
+            self._tables[key] = (pairs[~pairs["key"].isin(ambiguous)].set_index("key")["value"], ambiguous)
+        return self._tables[key]
+
+    def resolve(self, arg: dict, values: pd.Series) -> Step:
+        """The looked-up value per row; a row without exactly one match fails unless ``missing: empty``
+        (an ambiguous match always fails)."""
+        table, ambiguous = self._table(arg["entity"], arg["match"], arg["value"])
+        keys = blank_to_na(as_text(values)).str.strip()
+        found = keys.map(table)
+        is_ambiguous = keys.isin(list(ambiguous)).fillna(False).astype(bool)
+        not_found = (keys.notna() & ~keys.isin(list(table.index))).fillna(False).astype(bool)
+        failed = is_ambiguous if arg.get("missing", "fail") == "empty" else (not_found | is_ambiguous)
+        return Step(found, failed,
+                    f"no single {arg['entity']} of this source has {arg['match']} equal to the value (none "
+                    f"loaded yet, or several with different {arg['value']}); load the stream that holds it first")
 
 
 def _join_arrow(texts: list[pd.Series], separator: str) -> pd.Series:
@@ -148,7 +215,27 @@ def _hash_text(values: pd.Series) -> pd.Series:
     if values.dtype == object or is_text(values):
         # object columns may hold 1, 1.0 and True, which are equal keys but different texts
         return values.astype("string")
+    if values.dtype == np.float64 and pd.StringDtype().storage == "pyarrow":
+        return _float_text(values)
     return render_distinct(values, lambda distinct: distinct.astype("string"))
+
+
+def _float_text(values: pd.Series) -> pd.Series:
+    """``values.astype("string")`` for floats, formatted by Arrow instead of one Python repr per value.
+
+    Arrow writes the same shortest round-trip digits as Python for 1e-4 <= |x| < 1e10, except that
+    a whole number has no ".0" (checked on 2.3 million values across magnitudes); outside that
+    range the notations differ, so those few values are formatted by pandas.
+    """
+    numbers = values.to_numpy()
+    magnitude = np.abs(numbers)
+    arrow_formats = np.isnan(numbers) | (numbers == 0) | ((magnitude >= 1e-4) & (magnitude < 1e10))
+    if not arrow_formats.all():
+        return render_distinct(values, lambda distinct: distinct.astype("string"))
+    text = pa.array(numbers, from_pandas=True).cast(pa.string())
+    whole = pc.invert(pc.match_substring_regex(text, r"[.e]"))
+    text = pc.if_else(whole, pc.binary_join_element_wise(text, pa.scalar(".0"), ""), text)
+    return pd.Series(pd.arrays.ArrowStringArray(text), index=values.index)
 
 
 _HEX_DIGITS = np.frombuffer(b"0123456789abcdef", dtype=np.uint8)
@@ -166,8 +253,11 @@ def _hex16(numbers: np.ndarray) -> pa.StringArray:
 
 
 def map_batch(spec: MappingSpec, batch: pd.DataFrame, *, source_system: str, run_id: str,
-              extracted_at: datetime, sparse: bool = False) -> MapResult:
+              extracted_at: datetime, sparse: bool = False, lookups: Lookups | None = None) -> MapResult:
     """Map one batch of source rows to the spec's canonical entity.
+
+    Rows the spec's ``where`` leaves out are counted in ``skipped`` and neither mapped nor
+    quarantined. ``lookups`` resolves the ``lookup`` transform (the pipeline passes the warehouse's).
 
     Columns the spec reads must be present in the batch; a missing column is a spec/stream
     mismatch, raised as ``MappingSpecError`` naming the columns that are there. With ``sparse``
@@ -180,11 +270,17 @@ def map_batch(spec: MappingSpec, batch: pd.DataFrame, *, source_system: str, run
         raise MappingSpecError(str(spec.path), [
             f"source columns {missing} are not in the stream; it has: {', '.join(map(str, batch.columns))}"
         ])
+    skipped = 0
+    if spec.where:
+        keep = _where_mask(spec.where, batch)
+        skipped = int((~keep).sum())
+        if skipped:
+            batch = batch.loc[keep.to_numpy()]
     batch = batch.reset_index(drop=True)
     entity: Entity = spec.entity
     failures = _Failures(batch.index)
 
-    key = blank_to_na(as_text(_evaluate(spec.source_key, batch, failures)))
+    key = blank_to_na(as_text(_evaluate(spec.source_key, batch, failures, lookups)))
     failures.add(key.isna(), field="source_key", column="|".join(spec.source_key.columns), raw=None,
                  check="source_key", reason="the source key is empty")
 
@@ -195,7 +291,7 @@ def map_batch(spec: MappingSpec, batch: pd.DataFrame, *, source_system: str, run
         if rule is None:
             columns[f.name] = pd.Series(index=batch.index, dtype=_empty_dtype(f.type))
             continue
-        raw = _evaluate(rule, batch, failures)
+        raw = _evaluate(rule, batch, failures, lookups)
         values, failed, reason = coerce(raw, f.type)
         column = "|".join(rule.columns) or "(constant)"
         failures.add(failed, field=f.name, column=column, raw=raw, check=f"type:{f.type}",
@@ -211,7 +307,8 @@ def map_batch(spec: MappingSpec, batch: pd.DataFrame, *, source_system: str, run
 
     bad = failures.any
     quarantined = _quarantine_frame(failures, batch, key)
-    return MapResult(out.loc[~bad, [*entity.field_names, *LINEAGE_FIELDS]].reset_index(drop=True), quarantined)
+    return MapResult(out.loc[~bad, [*entity.field_names, *LINEAGE_FIELDS]].reset_index(drop=True), quarantined,
+                     skipped)
 
 
 def _empty_dtype(field_type: str) -> str:

@@ -26,8 +26,11 @@ class MappingSpecError(ValueError):
         super().__init__(f"{path}: {len(problems)} problem(s) in the mapping spec:\n{lines}")
 
 
-_FIELD_KEYS = {"from", "value", "join", "transforms", "description"}
-_TOP_KEYS = {"entity", "description", "source_key", "fields"}
+_FIELD_KEYS = {"from", "value", "join", "transforms", "then", "description"}
+_TOP_KEYS = {"entity", "description", "source_key", "fields", "where"}
+#: operators of a ``where`` condition and what their argument must be
+_CONDITIONS = {"in": "a list of values", "not_in": "a list of values", "equals": "a value",
+               "present": "true or false"}
 
 
 @dataclass(frozen=True)
@@ -45,10 +48,25 @@ class FieldRule:
     value: Any = None
     join: str = "|"
     transforms: tuple[TransformStep, ...] = ()
+    #: transforms of the joined value, when ``from`` names several columns
+    then: tuple[TransformStep, ...] = ()
 
     @property
     def is_constant(self) -> bool:
         return not self.columns
+
+
+@dataclass(frozen=True)
+class RowCondition:
+    """One condition of a spec's ``where``: rows that fail any condition are skipped, not mapped.
+
+    Values are compared as text with padding stripped, so ``in: [C]`` matches a CHAR(3) ``"C  "``.
+    """
+
+    column: str
+    operator: str
+    values: tuple[str, ...] = ()
+    present: bool = True
 
 
 @dataclass(frozen=True)
@@ -60,6 +78,7 @@ class MappingSpec:
     description: str
     source_key: FieldRule
     fields: tuple[FieldRule, ...]
+    where: tuple[RowCondition, ...] = ()
 
     @property
     def source_columns(self) -> tuple[str, ...]:
@@ -68,6 +87,8 @@ class MappingSpec:
         for rule in (self.source_key, *self.fields):
             for column in rule.columns:
                 seen.setdefault(column, None)
+        for condition in self.where:
+            seen.setdefault(condition.column, None)
         return tuple(seen)
 
 
@@ -125,7 +146,64 @@ def _parse_rule(target: str, raw: Any, where: str, problems: list[str]) -> Field
         problems.append(f"{where}.join: must be text")
         join = "|"
     transforms = _parse_transforms(raw.get("transforms"), f"{where}.transforms", problems)
-    return FieldRule(target, columns, raw.get("value"), join, transforms)
+    then = _parse_transforms(raw.get("then"), f"{where}.then", problems)
+    if then and len(columns) < 2:
+        problems.append(f"{where}.then: transforms the joined value of several `from` columns; "
+                        f"with one column put them under `transforms`")
+    return FieldRule(target, columns, raw.get("value"), join, transforms, then)
+
+
+def _constant_fits(value: Any, field_type: str) -> bool:
+    """Whether a constant coerces to the field's canonical type, as the engine would coerce it."""
+    import pandas as pd
+
+    from mappings.engine import coerce
+
+    values = pd.Series([value], dtype=object)
+    _, failed, _ = coerce(values, field_type)
+    return failed is None or not bool(failed.fillna(False).iloc[0])
+
+
+def _scalar_text(value: Any) -> str:
+    return str(value).strip()
+
+
+def _parse_where(raw: Any, problems: list[str]) -> tuple[RowCondition, ...]:
+    if raw is None:
+        return ()
+    if not isinstance(raw, list) or not raw:
+        problems.append("where: must be a non-empty list of conditions, e.g. [{column: LINETYPE, in: [S, J]}]")
+        return ()
+    conditions = []
+    for i, item in enumerate(raw):
+        here = f"where[{i}]"
+        if not isinstance(item, dict) or not isinstance(item.get("column"), str) or not item["column"]:
+            problems.append(f"{here}: needs `column` (a source column) and one of {', '.join(_CONDITIONS)}")
+            continue
+        operators = [k for k in item if k != "column"]
+        unknown = [k for k in operators if k not in _CONDITIONS]
+        if unknown or len(operators) != 1:
+            problems.append(f"{here}: give exactly one condition besides `column`; valid: {', '.join(_CONDITIONS)}")
+            continue
+        operator = operators[0]
+        argument = item[operator]
+        if operator in ("in", "not_in"):
+            if not isinstance(argument, list) or not argument or any(isinstance(v, (list, dict)) or v is None
+                                                                     for v in argument):
+                problems.append(f"{here}.{operator}: needs {_CONDITIONS[operator]}")
+                continue
+            conditions.append(RowCondition(item["column"], operator, tuple(_scalar_text(v) for v in argument)))
+        elif operator == "equals":
+            if isinstance(argument, (list, dict)) or argument is None:
+                problems.append(f"{here}.equals: needs {_CONDITIONS[operator]}")
+                continue
+            conditions.append(RowCondition(item["column"], "in", (_scalar_text(argument),)))
+        else:
+            if not isinstance(argument, bool):
+                problems.append(f"{here}.present: needs {_CONDITIONS[operator]}")
+                continue
+            conditions.append(RowCondition(item["column"], "present", present=argument))
+    return tuple(conditions)
 
 
 def parse_spec(raw: Any, path: Path) -> tuple[MappingSpec | None, list[str]]:
@@ -163,12 +241,17 @@ def parse_spec(raw: Any, path: Path) -> tuple[MappingSpec | None, list[str]]:
         if missing:
             problems.append(f"fields: required fields of {entity.name} not mapped: {', '.join(missing)}")
         for rule in rules:
-            allowed = entity.field(rule.target).allowed
-            if rule.is_constant and allowed and rule.value is not None and rule.value not in allowed:
-                problems.append(f"fields.{rule.target}.value: {rule.value!r} is not allowed; valid: {', '.join(allowed)}")
+            field = entity.field(rule.target)
+            if rule.is_constant and field.allowed and rule.value is not None and rule.value not in field.allowed:
+                problems.append(f"fields.{rule.target}.value: {rule.value!r} is not allowed; "
+                                f"valid: {', '.join(field.allowed)}")
+            elif rule.is_constant and rule.value is not None and not _constant_fits(rule.value, field.type):
+                problems.append(f"fields.{rule.target}.value: {rule.value!r} is not a {field.type} "
+                                f"({rule.target} is a {field.type} field)")
+    where = _parse_where(raw.get("where"), problems)
     if problems or entity is None or source_key is None:
         return None, problems
-    return MappingSpec(path, entity, str(raw.get("description", "")), source_key, tuple(rules)), []
+    return MappingSpec(path, entity, str(raw.get("description", "")), source_key, tuple(rules), where), []
 
 
 @lru_cache(maxsize=256)

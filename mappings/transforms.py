@@ -39,7 +39,8 @@ class Transform:
     """A named transform: the function, how its argument is checked, and a one-line doc."""
 
     name: str
-    func: Callable[[pd.Series, Any], Step]
+    #: None for transforms the engine resolves itself (``lookup`` reads the warehouse)
+    func: Callable[[pd.Series, Any], Step] | None
     check_arg: Callable[[Any], str | None]
     doc: str
 
@@ -238,6 +239,62 @@ def _dates_arg(arg: Any) -> str | None:
     return None
 
 
+def _prefixes_arg(arg: Any) -> str | None:
+    if isinstance(arg, str) and arg:
+        return None
+    if isinstance(arg, list) and arg and all(isinstance(p, str) and p for p in arg):
+        return None
+    return "needs a prefix text or a list of them"
+
+
+def _split_arg(arg: Any) -> str | None:
+    if not isinstance(arg, dict) or set(arg) != {"separator", "index"}:
+        return "needs {separator: text, index: whole number}"
+    if not isinstance(arg["separator"], str) or not arg["separator"]:
+        return "separator must be a non-empty text"
+    if not isinstance(arg["index"], int) or isinstance(arg["index"], bool):
+        return "index must be a whole number (0 is the first part, -1 the last)"
+    return None
+
+
+def _currency_arg(arg: Any) -> str | None:
+    if arg is None:
+        return None
+    if not isinstance(arg, dict) or set(arg) - {"aliases"} or not isinstance(arg.get("aliases"), dict):
+        return "needs nothing or {aliases: {source spelling: ISO code}}"
+    return None
+
+
+def _units_arg(arg: Any) -> str | None:
+    if not isinstance(arg, dict) or set(arg) != {"to", "factors"}:
+        return "needs {to: unit, factors: {unit: how many `to` units one of it is}}"
+    if not isinstance(arg["to"], str) or not arg["to"]:
+        return "to must be a unit code"
+    factors = arg["factors"]
+    if not isinstance(factors, dict) or not factors or not all(
+            isinstance(v, (int, float)) and not isinstance(v, bool) and v > 0 for v in factors.values()):
+        return "factors must map unit codes to positive numbers"
+    return None
+
+
+def _lookup_arg(arg: Any) -> str | None:
+    from mappings.canonical import ENTITIES
+
+    if not isinstance(arg, dict) or not {"entity", "match", "value"} <= set(arg) or set(arg) - {
+            "entity", "match", "value", "missing"}:
+        return "needs {entity: canonical entity, match: its field, value: its field, missing: fail|empty}"
+    entity = ENTITIES.get(arg["entity"])
+    if entity is None:
+        return f"entity {arg['entity']!r} is not a canonical entity; valid: {', '.join(ENTITIES)}"
+    fields = ("source_key", *entity.field_names)
+    for key in ("match", "value"):
+        if arg[key] not in fields:
+            return f"{key}: {entity.name} has no field {arg[key]!r}; valid: {', '.join(fields)}"
+    if arg.get("missing", "fail") not in ("fail", "empty"):
+        return "missing must be fail (quarantine the row) or empty"
+    return None
+
+
 # ---------------------------------------------------------------- transforms
 
 def strip_padding(s: pd.Series, _arg=None) -> Step:
@@ -387,6 +444,109 @@ def default(s: pd.Series, value: Any) -> Step:
     return Step(blank_to_na(s).fillna(value) if is_text(s) else s.fillna(value))
 
 
+def strip_prefix(s: pd.Series, prefixes: str | list[str]) -> Step:
+    """Remove the first of ``prefixes`` a value starts with ("PO-4711" -> "4711"); others stay as they are."""
+    text = blank_to_na(as_text(s))
+    stripped = text
+    done = pd.Series(False, index=s.index)
+    # longest first, so "PO-" wins over "PO" on "PO-4711"
+    for candidate in sorted([prefixes] if isinstance(prefixes, str) else prefixes, key=len, reverse=True):
+        hit = ~done & text.str.startswith(candidate).fillna(False).astype(bool)
+        stripped = stripped.mask(hit, text.str.slice(len(candidate)))
+        done |= hit
+    return Step(blank_to_na(stripped))
+
+
+def split(s: pd.Series, arg: dict) -> Step:
+    """One part of a composite text key ("4500012345/00010" with separator "/" and index 1 -> "00010")."""
+    text = blank_to_na(as_text(s))
+    parts = text.str.split(arg["separator"], regex=False)
+    return Step(blank_to_na(parts.str.get(arg["index"]).astype("string")))
+
+
+def jde_time(s: pd.Series, _arg=None) -> Step:
+    """JD Edwards time of day HHMMSS as a number (143005, 93000) -> "14:30:05" text."""
+    hours, minutes, seconds, valid, present_ = _hhmmss(s)
+    text = (hours.astype("string").str.zfill(2) + ":" + minutes.astype("string").str.zfill(2) + ":"
+            + seconds.astype("string").str.zfill(2)).where(valid)
+    return Step(text.astype("string"), present_ & ~valid, "not a JD Edwards time (HHMMSS)")
+
+
+def _hhmmss(s: pd.Series) -> tuple[pd.Series, pd.Series, pd.Series, pd.Series, pd.Series]:
+    step = as_number(s)
+    numbers = step.values
+    present_ = blank_to_na(as_text(s)).notna()
+    whole = numbers.notna() & (numbers == np.floor(numbers)) & (numbers >= 0)
+    n = numbers.where(whole).fillna(0).astype("int64")
+    hours, minutes, seconds = n // 10000, n // 100 % 100, n % 100
+    valid = whole & (hours < 24) & (minutes < 60) & (seconds < 60)
+    return hours, minutes, seconds, valid, present_
+
+
+def jde_julian_datetime(s: pd.Series, _arg=None) -> Step:
+    """A JD Edwards date and time joined as "CYYDDD|HHMMSS" (``from: [date, time]``) -> timestamp."""
+    parts = blank_to_na(as_text(s)).str.split("|", n=1, regex=False)
+    day_part = parts.str.get(0).astype("string")
+    time_part = blank_to_na(parts.str.get(1).astype("string")).fillna("0")
+    day = jde_julian_date(day_part)
+    hours, minutes, seconds, valid_time, _ = _hhmmss(time_part)
+    offset = pd.to_timedelta(hours * 3600 + minutes * 60 + seconds, unit="s")
+    stamps = (day.values + offset).where(day.values.notna())
+    failed = day.failed.fillna(False) | (day.values.notna() & ~valid_time)
+    return Step(stamps.astype("datetime64[us]"), failed, "not a JD Edwards Julian date and HHMMSS time")
+
+
+def currency_code(s: pd.Series, arg: dict | None) -> Step:
+    """ISO 4217: alpha-3 codes in any case, numeric codes (840 -> USD) and configured aliases -> alpha-3."""
+    # a currency column holds a handful of codes: resolve each one once
+    return on_distinct(as_text(s), lambda distinct: _currency_code(distinct, arg))
+
+
+def _currency_code(s: pd.Series, arg: dict | None) -> Step:
+    aliases = {str(k).strip().upper(): str(v).upper() for k, v in ((arg or {}).get("aliases") or {}).items()}
+    text = blank_to_na(as_text(s)).str.strip().str.upper()
+    known = iso_currencies()
+    resolved = text.map(lambda code: aliases.get(code) or known.get(code) if isinstance(code, str) else None)
+    resolved = resolved.astype("string")
+    failed = text.notna() & resolved.isna()
+    return Step(resolved, failed, "not an ISO 4217 currency code (e.g. USD, EUR or numeric 840); "
+                                  "add it to the transform's aliases if the source spells it its own way")
+
+
+_ISO_CURRENCIES: dict[str, str] = {}
+
+
+def iso_currencies() -> dict[str, str]:
+    """ISO 4217 alpha-3 and numeric codes (both as text) -> alpha-3, from pycountry's ISO data."""
+    if not _ISO_CURRENCIES:
+        import pycountry
+
+        for currency in pycountry.currencies:
+            _ISO_CURRENCIES[currency.alpha_3] = currency.alpha_3
+            _ISO_CURRENCIES[str(int(currency.numeric))] = currency.alpha_3
+            _ISO_CURRENCIES[currency.numeric] = currency.alpha_3
+    return _ISO_CURRENCIES
+
+
+def convert_units(s: pd.Series, arg: dict) -> Step:
+    """A value "quantity|unit" (``from: [qty, uom]``) -> the quantity in the ``to`` unit, by ``factors``.
+
+    ``factors`` give how many ``to`` units one source unit is (LB: 0.45359237 for ``to: KG``); the
+    target unit itself is 1. An empty unit means the quantity is already in the target unit.
+    """
+    factors = {str(k).strip().upper(): float(v) for k, v in arg["factors"].items()}
+    factors[str(arg["to"]).strip().upper()] = 1.0
+    parts = blank_to_na(as_text(s)).str.split("|", n=1, regex=False)
+    quantity = as_number(blank_to_na(parts.str.get(0).astype("string")))
+    unit = blank_to_na(parts.str.get(1).astype("string")).str.strip().str.upper()
+    factor = unit.map(factors).astype("float64").where(unit.notna(), 1.0)
+    unknown = quantity.values.notna() & factor.isna()
+    failed = unknown if quantity.failed is None else (unknown | quantity.failed)
+    known = ", ".join(sorted(factors))
+    return Step(quantity.values * factor, failed,
+                f"no factor for the unit, or the quantity is not a number (units with factors: {known})")
+
+
 def prefix(s: pd.Series, text: str) -> Step:
     values = blank_to_na(as_text(s))
     return Step(text + values)
@@ -415,5 +575,16 @@ TRANSFORMS: dict[str, Transform] = {
         Transform("zero_to_null", zero_to_null, _no_arg, "0 (legacy 'no value') -> empty"),
         Transform("default", default, _any_scalar, "fill empty values"),
         Transform("prefix", prefix, _text_arg, "prepend text"),
+        Transform("strip_prefix", strip_prefix, _prefixes_arg, "PO-4711 -> 4711 (argument: prefix or list)"),
+        Transform("split", split, _split_arg, "one part of a composite key ({separator, index})"),
+        Transform("jde_time", jde_time, _no_arg, "JD Edwards HHMMSS -> HH:MM:SS"),
+        Transform("jde_julian_datetime", jde_julian_datetime, _no_arg,
+                  "JD Edwards CYYDDD|HHMMSS (from: [date, time]) -> timestamp"),
+        Transform("currency_code", currency_code, _currency_arg, "ISO 4217 alpha-3 (usd, 840 -> USD)"),
+        Transform("convert_units", convert_units, _units_arg,
+                  "quantity|unit (from: [qty, uom]) -> quantity in the `to` unit"),
+        # resolved by the mapping engine against the warehouse; see mappings.engine.Lookups
+        Transform("lookup", None, _lookup_arg,
+                  "a field of rows of this source already loaded ({entity, match, value, missing})"),
     )
 }

@@ -29,8 +29,9 @@ rules_app = typer.Typer(help="The rule catalogue.", no_args_is_help=True)
 exceptions_app = typer.Typer(help="Reconciliation exceptions.", no_args_is_help=True)
 quarantine_app = typer.Typer(help="Rows that could not be mapped or failed a check.", no_args_is_help=True)
 mappings_app = typer.Typer(help="Mapping specs.", no_args_is_help=True)
+files_app = typer.Typer(help="The ledger of inbox sources (CSV/XLSX drops, B2MML).", no_args_is_help=True)
 for sub, name in ((db_app, "db"), (runs_app, "runs"), (rules_app, "rules"), (exceptions_app, "exceptions"),
-                  (quarantine_app, "quarantine"), (mappings_app, "mappings")):
+                  (quarantine_app, "quarantine"), (mappings_app, "mappings"), (files_app, "files")):
     app.add_typer(sub, name=name)
 
 # piped output (CI logs, `| less`) gets a wide fixed width instead of rich's 80 columns
@@ -117,10 +118,11 @@ def _money(value: Any) -> str:
 
 def _print_run(result, config_path: Path | None) -> None:
     rows = [[s.source, s.stream, s.entity, s.rows_read, s.rows_landed, s.rows_mapped, s.rows_quarantined,
-             s.rows_loaded, "-" if s.rows_deleted is None else s.rows_deleted, s.status] for s in result.streams]
+             s.rows_skipped, s.rows_loaded, "-" if s.rows_deleted is None else s.rows_deleted, s.status]
+            for s in result.streams]
     console.print(_table(f"Run {result.run_id}: rows per stage", [
-        "source", "stream", "entity", "read", "landed", "mapped", "quarantined", "loaded", "soft-deleted",
-        "status"], rows))
+        "source", "stream", "entity", "read", "landed", "mapped", "quarantined", "skipped", "loaded",
+        "soft-deleted", "status"], rows))
     for s in result.streams:
         if s.resumes:
             console.print(f"{s.source}.{s.stream}: restarted {s.resumes} time(s) from the committed bookmark")
@@ -316,10 +318,10 @@ def runs_list(limit: int = typer.Option(20, help="most recent runs to show"), as
         console.print(f"[bold]{r.run_id}[/bold] {r.command} {r.status} started {r.started_at} "
                       f"finished {r.finished_at}" + (f"\n  error: {r.error}" if r.error else ""))
         if not s.empty:
-            console.print(_table("", ["source", "stream", "read", "landed", "mapped", "quarantined", "loaded",
-                                      "soft-deleted", "restarts", "seconds", "status"],
+            console.print(_table("", ["source", "stream", "read", "landed", "mapped", "quarantined", "skipped",
+                                      "loaded", "soft-deleted", "restarts", "seconds", "status"],
                                  [[x.source, x.stream, x.rows_read, x.rows_landed, x.rows_mapped, x.rows_quarantined,
-                                   x.rows_loaded, "-" if x.rows_deleted != x.rows_deleted or x.rows_deleted is None
+                                   x.rows_skipped, x.rows_loaded, "-" if x.rows_deleted != x.rows_deleted or x.rows_deleted is None
                                    else int(x.rows_deleted), x.resumes,
                                    f"{x.seconds_extract + x.seconds_map + x.seconds_validate + x.seconds_load:.2f}",
                                    x.status] for x in s.itertuples()]))
@@ -396,28 +398,60 @@ def quarantine_list(source: Optional[str] = typer.Option(None), stream: Optional
                           for r in frame.itertuples()]))
 
 
+@files_app.command("list")
+def files_list(source: Optional[str] = typer.Option(None),
+               status: Optional[str] = typer.Option(None, help="processed, rejected or duplicate"),
+               limit: int = typer.Option(200, help="rows to show, newest first (0 = all)"), as_json: bool = JsonOption):
+    """Files the inbox sources read, rejected or recognised as duplicates, with the reason."""
+    from threadline.warehouse import schema
+
+    _, warehouse = _warehouse()
+    t = schema.inbox_file
+    where = [c for c, v in ((t.c.source == source, source), (t.c.status == status, status)) if v]
+    frame = warehouse.read_table(t, *where, order_by=[t.c.recorded_at.desc(), t.c.file_name], limit=limit or None)
+    if as_json:
+        _print_json(_frame_records(frame))
+        return
+    console.print(_table(f"Inbox files ({len(frame)})", ["source", "file", "status", "run", "at", "reason"],
+                         [[r.source, r.file_name, r.status, r.run_id, r.recorded_at, r.reason or ""]
+                          for r in frame.itertuples()]))
+
+
 @mappings_app.command("check")
-def mappings_check(as_json: bool = JsonOption):
-    """Validate every mapping spec the config uses, reporting all problems at once."""
+def mappings_check(files: Optional[list[Path]] = typer.Argument(
+                       None, help="spec files to check (a spec being written); default: every spec the config uses"),
+                   as_json: bool = JsonOption):
+    """Validate mapping specs against the mapping language and the canonical model, all problems at once."""
     from mappings.spec import MappingSpecError, load_spec
 
-    config = _config(check_specs=False)
-    results = []
-    for source in config.sources:
-        for stream in config.stream_settings(source):
-            entry = {"source": source.name, "stream": stream.name, "spec": stream.mapping, "problems": []}
-            try:
-                spec = load_spec(config.resolve_mapping(stream.mapping))
-                entry["entity"] = spec.entity.name
-            except (MappingSpecError, FileNotFoundError) as exc:
-                entry["problems"] = getattr(exc, "problems", [str(exc)])
-            results.append(entry)
+    def checked(entry: dict[str, Any], path: Path) -> dict[str, Any]:
+        try:
+            entry["entity"] = load_spec(path).entity.name
+        except (MappingSpecError, FileNotFoundError) as exc:
+            entry["problems"] = getattr(exc, "problems", [str(exc)])
+        return entry
+
+    if files:
+        results = [checked({"source": None, "stream": None, "spec": str(path), "problems": []}, path)
+                   for path in files]
+    else:
+        config = _config(check_specs=False)
+        results = []
+        for source in config.sources:
+            for stream in config.stream_settings(source):
+                entry = {"source": source.name, "stream": stream.name, "spec": stream.mapping, "problems": []}
+                try:
+                    results.append(checked(entry, config.resolve_mapping(stream.mapping)))
+                except (MappingSpecError, FileNotFoundError) as exc:
+                    entry["problems"] = getattr(exc, "problems", [str(exc)])
+                    results.append(entry)
     if as_json:
         _print_json(results)
     else:
         for r in results:
             mark = "[green]ok[/green]" if not r["problems"] else "[red]INVALID[/red]"
-            console.print(f"{r['source']}.{r['stream']} -> {r.get('entity', '?')} ({r['spec']}): {mark}")
+            where = f"{r['source']}.{r['stream']} -> " if r["source"] else ""
+            console.print(f"{where}{r.get('entity', '?')} ({r['spec']}): {mark}")
             for p in r["problems"]:
                 console.print(f"  - {p}")
     if any(r["problems"] for r in results):

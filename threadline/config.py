@@ -67,7 +67,7 @@ class SourceConfig(_Strict):
     """One legacy system and how to reach it."""
 
     name: str = Field(description="lower_snake name; stored as source_system on every row")
-    kind: Literal["sql", "odbc", "soap", "b2mml"]
+    kind: Literal["sql", "odbc", "soap", "b2mml", "rest", "files"]
     role: Literal["erp", "cmms", "mes"]
     description: str | None = None
     enabled: bool = True
@@ -120,7 +120,7 @@ class Config(_Strict):
     def connection_settings(self, source: SourceConfig) -> dict[str, Any]:
         """The source's connection settings with relative paths resolved against the config folder."""
         resolved = dict(source.connection)
-        for key in ("wsdl", "path", "database"):
+        for key in ("wsdl", "path", "database", "schema"):
             value = resolved.get(key)
             if isinstance(value, str) and "://" not in value and not Path(value).is_absolute():
                 resolved[key] = str((self.base_dir / value).resolve())

@@ -24,9 +24,10 @@ import pyarrow.parquet as pq
 
 from connectors import connector_class
 from connectors.base import Connector, ConnectorError, StreamSettings
+from connectors.inbox import InboxConnector, ProcessedFile
 from connectors.records import prefetch
 from mappings.canonical import ENTITIES
-from mappings.engine import map_batch
+from mappings.engine import Lookups, map_batch
 from mappings.spec import MappingSpec, MappingSpecError, load_spec
 from threadline.config import Config, SourceConfig
 from threadline.errors import FatalError, ThreadlineError, TransientError
@@ -75,6 +76,8 @@ class StreamResult:
     rows_mapped: int = 0
     rows_quarantined: int = 0
     rows_loaded: int = 0
+    #: rows the mapping spec's ``where`` left out: landed = loaded + quarantined + skipped
+    rows_skipped: int = 0
     control_sums: dict[str, dict[str, float]] = field(default_factory=lambda: {"read": {}, "loaded": {}})
     bookmark_before: dict[str, Any] | None = None
     bookmark_after: dict[str, Any] | None = None
@@ -119,7 +122,8 @@ class RunResult:
 
     def summary(self) -> dict[str, Any]:
         totals = {k: sum(getattr(s, k) for s in self.streams) for k in
-                  ("rows_read", "rows_landed", "rows_mapped", "rows_quarantined", "rows_loaded", "resumes")}
+                  ("rows_read", "rows_landed", "rows_mapped", "rows_quarantined", "rows_loaded", "rows_skipped",
+                   "resumes")}
         totals["rows_deleted"] = sum(s.rows_deleted or 0 for s in self.streams)
         return {"run_id": self.run_id, "status": self.status, "totals": totals,
                 "findings_by_rule": self.findings_by_rule, "exceptions": self.exceptions,
@@ -207,6 +211,7 @@ def sync_stream(config: Config, warehouse: Warehouse, connector: Connector, sour
     warehouse.record_stream(result.log_row())
     reporter.stream_started(source.name, stream.name)
     batch_no = 0
+    lookups = Lookups(lambda entity, match, value: warehouse.lookup_values(entity, source.name, match, value))
     try:
         while True:
             committed = result.bookmark_after if result.bookmark_after is not None else result.bookmark_before
@@ -216,7 +221,7 @@ def sync_stream(config: Config, warehouse: Warehouse, connector: Connector, sour
                 for table in _timed(batches, result):
                     batch_no += 1
                     _load_one_batch(config, warehouse, connector, source, stream, spec, run_id, result,
-                                    batch_no, table, full)
+                                    batch_no, table, full, lookups)
                     reporter.batch_loaded(source.name, stream.name, table.num_rows)
                 break
             except ConnectorError as exc:
@@ -249,7 +254,7 @@ def sync_stream(config: Config, warehouse: Warehouse, connector: Connector, sour
 
 def _load_one_batch(config: Config, warehouse: Warehouse, connector: Connector, source: SourceConfig,
                     stream: StreamSettings, spec: MappingSpec, run_id: str, result: StreamResult,
-                    batch_no: int, table: pa.Table, full: bool) -> None:
+                    batch_no: int, table: pa.Table, full: bool, lookups: Lookups) -> None:
     """Land, map, validate and load one batch; its rows, quarantine and bookmark commit together."""
     extracted_at = utcnow()
     result.batches = batch_no
@@ -260,7 +265,7 @@ def _load_one_batch(config: Config, warehouse: Warehouse, connector: Connector, 
 
     started = time.perf_counter()
     mapped = map_batch(spec, table.to_pandas(), source_system=source.name, run_id=run_id,
-                       extracted_at=extracted_at, sparse=connector.sparse_records)
+                       extracted_at=extracted_at, sparse=connector.sparse_records, lookups=lookups)
     result.seconds_map += time.perf_counter() - started
     result.rows_mapped += len(mapped.mapped)
 
@@ -270,10 +275,11 @@ def _load_one_batch(config: Config, warehouse: Warehouse, connector: Connector, 
     quarantined = pd.concat([mapped.quarantined, invalid], ignore_index=True) if not invalid.empty \
         else mapped.quarantined
 
-    if len(valid) + len(quarantined) != table.num_rows:
+    result.rows_skipped += mapped.skipped
+    if len(valid) + len(quarantined) + mapped.skipped != table.num_rows:
         raise FatalError(f"source {source.name!r}, stream {stream.name!r}, batch {batch_no}: "
                          f"{table.num_rows} rows landed but {len(valid)} loaded + {len(quarantined)} "
-                         f"quarantined; nothing of this batch was loaded")
+                         f"quarantined + {mapped.skipped} skipped; nothing of this batch was loaded")
     bookmark = _last_bookmark(table, stream.bookmark)
     started = time.perf_counter()
     loaded = warehouse.load_batch(entity=spec.entity.name, rows=valid, quarantined=quarantined,
@@ -308,20 +314,93 @@ def extract_and_load(config: Config, warehouse: Warehouse, run_id: str, *, sourc
             continue
         source_results, source_failures = [], []
         with connector:
-            for stream in config.stream_settings(source):
-                spec = load_spec(config.resolve_mapping(stream.mapping))
+            streams = config.stream_settings(source)
+            if isinstance(connector, InboxConnector):
                 try:
+                    _open_inbox(config, warehouse, connector, streams)
+                except ConnectorError as exc:
+                    source_failures.append(f"[fatal] {exc}")
+                    streams = []
+            for stream in streams:
+                try:
+                    # inside the try: a spec broken since the config was checked fails its stream only
+                    spec = load_spec(config.resolve_mapping(stream.mapping))
                     source_results.append(sync_stream(config, warehouse, connector, source, stream, spec,
                                                       run_id, full=full, reporter=reporter))
                 except (ConnectorError, MappingSpecError, ThreadlineError) as exc:
                     kind = "transient" if isinstance(exc, TransientError) or getattr(exc, "transient", False) \
                         else "fatal"
                     source_failures.append(f"[{kind}] {exc}")
-        if full:
+            if isinstance(connector, InboxConnector):
+                _settle_inbox(warehouse, connector, run_id, source_results, failed=bool(source_failures))
+        if full and connector.snapshot_reads:
             source_failures += _settle_deletes(warehouse, source, run_id, source_results, complete=not source_failures)
+        elif full:
+            _skip_deletes(warehouse, source, run_id, source_results)
         results += source_results
         failures += source_failures
     return results, failures
+
+
+def _open_inbox(config: Config, warehouse: Warehouse, connector: InboxConnector,
+                streams: list[StreamSettings]) -> None:
+    """Hand an inbox connector what the ledger knows and what each stream's mapping reads (connectors.inbox)."""
+    needs: dict[str, tuple[str, ...]] = {}
+    for stream in streams:
+        try:
+            needs[stream.name] = load_spec(config.resolve_mapping(stream.mapping)).source_columns
+        except (MappingSpecError, FileNotFoundError):
+            pass  # the stream itself fails with this error when it runs
+    processed = {sha: ProcessedFile(*seen) for sha, seen in
+                 warehouse.processed_inbox_files(connector.source_name).items()}
+    connector.open_inbox(streams, needs, processed)
+
+
+def _settle_inbox(warehouse: Warehouse, connector: InboxConnector, run_id: str, results: list[StreamResult],
+                  *, failed: bool) -> None:
+    """After every stream of an inbox source ran: ledger rows first, then the files move (connectors.inbox).
+
+    Read files go to processed/ only when no stream of the source failed; otherwise they stay in
+    the inbox for the next run. Rejected files and duplicates move whatever the streams did.
+    """
+    files = connector.inbox_report()
+    now = utcnow().isoformat(timespec="seconds")
+    status_of = {f.name: ("processed" if f.status == "accepted" else f.status) for f in files
+                 if f.status != "accepted" or not failed}
+    if status_of:
+        warehouse.record_inbox_files(pd.DataFrame([
+            {"source": connector.source_name, "run_id": run_id, "file_name": f.name, "sha256": f.sha256,
+             "size": f.size, "status": status_of[f.name], "reason": f.reason} for f in files if f.name in status_of]))
+    for file in files:
+        if file.name in status_of:
+            reason = connector.reason_text(file, run_id=run_id, at=now) if file.status == "rejected" else None
+            connector.settle_file(file, status_of[file.name], run_id=run_id, reason_text=reason)
+            if file.status == "rejected":
+                log.warning("%s: %s; moved to rejected/", connector.where(), file.reason)
+    counts = {s: sum(1 for f in files if f.status == s) for s in ("accepted", "rejected", "duplicate")}
+    note = (f"inbox: {counts['accepted']} file(s) read"
+            + (" and moved to processed/" if counts["accepted"] and not failed else "")
+            + (", left in the inbox because a stream of the source failed" if counts["accepted"] and failed else ""))
+    if counts["rejected"]:
+        note += f"; {counts['rejected']} rejected (see rejected/*.reason.txt): " + "; ".join(
+            f.reason for f in files if f.status == "rejected")
+    if counts["duplicate"]:
+        note += f"; {counts['duplicate']} duplicate(s): " + ", ".join(f.name for f in files if f.status == "duplicate")
+    for result in results:
+        result.notes = f"{result.notes}; {note}" if result.notes else note
+        warehouse.record_stream(result.log_row())
+
+
+def _skip_deletes(warehouse: Warehouse, source: SourceConfig, run_id: str, results: list[StreamResult]) -> None:
+    """A full refresh of a source whose reads are not snapshots (an inbox): nothing is soft-deleted."""
+    try:
+        for result in results:
+            note = (f"soft deletes not checked: source {source.name!r} is an inbox of deliveries, not a snapshot "
+                    f"of what the system holds")
+            result.notes = f"{result.notes}; {note}" if result.notes else note
+            warehouse.record_stream(result.log_row())
+    finally:
+        warehouse.forget_seen_keys(run_id)
 
 
 def _settle_deletes(warehouse: Warehouse, source: SourceConfig, run_id: str, results: list[StreamResult],

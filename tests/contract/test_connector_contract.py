@@ -20,6 +20,7 @@ from sqlalchemy import create_engine, text
 from connectors.b2mml import B2mmlConnector, B2mmlStream
 from connectors.base import Connector, StreamSettings
 from connectors.odbc import OdbcConnector
+from connectors.rest import RestConnector, RestStream
 from connectors.soap import SoapConnector
 from connectors.sql import SqlConnector, SqlStream
 from threadline.config import load_config
@@ -27,6 +28,7 @@ from threadline.demo.landscape import build_landscape
 from tests.contract.test_soap_conformance import (  # noqa: F401 - maximo and nav are fixtures used here
     connector_and_streams, maximo, maximo_config, nav, nav_config)
 from threadline.pipeline import _json_value, _last_bookmark
+from tests.rest_server import CmmsApi
 
 ROWS = 1234
 BATCH = 100
@@ -102,10 +104,29 @@ def soap_landscape(tmp_path_factory):
         yield landscape
 
 
+@pytest.fixture()
+def cmms_api(monkeypatch):
+    """The CMMS JSON API of tests/rest_server.py, its bearer token in the environment."""
+    monkeypatch.setenv("TL_CONTRACT_CMMS_TOKEN", "contract-token")
+    with CmmsApi(230, token="contract-token") as api:
+        yield api
+
+
 @pytest.fixture(params=["sql-sqlite", "odbc-sqlite", "odbc-postgresql", "odbc-mariadb", "b2mml", "soap",
-                        "soap-maximo", "soap-nav"])
+                        "soap-maximo", "soap-nav", "rest"])
 def backend(request, tmp_path) -> Backend:
     kind = request.param
+    if kind == "rest":
+        api = request.getfixturevalue("cmms_api")
+        connector = RestConnector("cmms", {"base_url": api.base_url, "auth": "bearer",
+                                           "token_env": "TL_CONTRACT_CMMS_TOKEN"})
+        # pages of 40 work orders gathered into batches of 30: both the paging and the batching are exercised
+        stream = RestStream(name="work_orders", mapping="rest_cmms/work_orders.yaml", path="/workorders",
+                            records="data.workorders", params={"sort": "changed_at"}, key=["wonum"],
+                            bookmark=["changed_at", "wonum"], bookmark_param="changed_since", batch_size=30,
+                            paging={"style": "page_token", "token_param": "page_token", "limit_param": "page_size",
+                                    "next_token_field": "paging.next_token", "page_size": 40})
+        return Backend(connector, stream, len(api.work_orders), ["wonum"])
     if kind in ("soap-maximo", "soap-nav"):
         # the services that speak the real Maximo and Dynamics NAV WSDLs (tests/soap_conformance.py)
         service = request.getfixturevalue("maximo" if kind == "soap-maximo" else "nav")
@@ -204,8 +225,8 @@ def test_second_incremental_run_returns_nothing_older_than_the_bookmark(backend)
 
 
 def test_legacy_text_survives(backend):
-    if isinstance(backend.connector, (B2mmlConnector, SoapConnector)):
-        pytest.skip("text fidelity of XML is the parser's; checked on the relational backends")
+    if isinstance(backend.connector, (B2mmlConnector, SoapConnector, RestConnector)):
+        pytest.skip("text fidelity of XML and JSON is the parser's; checked on the relational backends")
     with backend.connector:
         _, table = read_all(backend)
     column = "PDDSC1" if "PDDSC1" in table.column_names else "pddsc1"

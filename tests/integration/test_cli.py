@@ -14,6 +14,7 @@ from threadline.demo.landscape import build_landscape
 from threadline.warehouse.db import head_revision
 
 THREADLINE = str(Path(sys.executable).with_name("threadline"))
+ROOT_SPECS = Path(__file__).resolve().parents[2] / "mappings" / "specs"
 
 
 def cli(*args: str, env: dict | None = None) -> subprocess.CompletedProcess:
@@ -65,3 +66,22 @@ def test_mappings_check_and_db_upgrade(landscape, tmp_path):
     assert {e["entity"] for e in entries} >= {"po_line", "work_order", "wo_operation", "receipt", "invoice_line"}
     upgraded = cli("--config", str(landscape.config_path), "db", "upgrade")
     assert upgraded.returncode == 0 and f"revision {head_revision()}" in upgraded.stdout
+
+
+def test_mappings_check_on_a_spec_being_written_lists_every_problem(tmp_path):
+    broken = tmp_path / "broken.yaml"
+    broken.write_text("entity: work_order\nsource_key: {from: WONUM}\nwhere: [{column: X, like: Y}]\n"
+                      "fields:\n  wo_number: {from: WONUM, transforms: [strip_paddin]}\n"
+                      "  kind: {value: repair}\n  site: {from: SITEID}\n  colour: {from: C}\n")
+    done = cli("mappings", "check", str(broken), "--json")
+    assert done.returncode == 1
+    (result,) = json.loads(done.stdout)
+    assert result["spec"] == str(broken)
+    problems = "\n".join(result["problems"])
+    for fragment in ("fields.wo_number.transforms[0]: unknown transform 'strip_paddin'",
+                     "fields.kind.value: 'repair' is not allowed; valid: maintenance, production",
+                     "fields.colour: work_order has no field 'colour'",
+                     "required fields of work_order not mapped: status", "where[0]"):
+        assert fragment in problems, fragment
+    good = cli("mappings", "check", str(ROOT_SPECS / "maximo_ws" / "WOCHANGE.yaml"))
+    assert good.returncode == 0 and "work_order" in good.stdout

@@ -55,6 +55,16 @@ def test_material_rows_flatten_quantity(tmp_path):
     assert row["SegmentRequirement.ID"] == "30"
 
 
+def test_a_repeated_element_keeps_every_value(tmp_path):
+    doc = DOC.replace("<MaterialLotID>LOT-77</MaterialLotID>",
+                      "<MaterialLotID>LOT-77</MaterialLotID><MaterialLotID></MaterialLotID><MaterialLotID>LOT-78</MaterialLotID>")
+    doc = doc.replace("<UnitOfMeasure>EA</UnitOfMeasure></Quantity>",
+                      "<UnitOfMeasure>EA</UnitOfMeasure></Quantity><Quantity><QuantityString>3</QuantityString></Quantity>")
+    [row] = read(tmp_path, "OperationsRequest/SegmentRequirement/MaterialRequirement", text=doc)
+    assert row["MaterialLotID"] == "LOT-77|LOT-78"
+    assert (row["Quantity.QuantityString"], row["Quantity.UnitOfMeasure"]) == ("12|3", "EA")
+
+
 def test_a_file_of_another_b2mml_version_is_refused_naming_file_and_namespace(tmp_path, realworld):
     example = sorted((realworld / "b2mml-v0701" / "examples-v0401").glob("PRO-*.xml"))[0]
     with pytest.raises(ConnectorError) as info:

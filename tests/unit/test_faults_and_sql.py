@@ -38,11 +38,21 @@ def test_query_streams_are_wrapped_and_first_reads_have_no_filter():
     assert params == []
 
 
-@pytest.mark.parametrize("name", ["F4311; DROP TABLE x", "a b", "1abc", "x.y.z"])
+@pytest.mark.parametrize("name", ["F4311; DROP TABLE x", "a  b", " a", "a ", "a\tb", 'tab"x', "1abc", "x.y.z"])
 def test_identifiers_from_config_are_refused_unless_plain(name):
     with pytest.raises(ConnectorError):
         build_select(table=name, query=None, bookmark=[], key=[], bookmark_value=None, quote=quote,
                      placeholder=lambda i: "?", where="t")
+
+
+def test_table_names_with_inner_spaces_are_quoted_whole():
+    """ERPNext keeps a DocType in ``tab<DocType name>``, spaces included."""
+    sql, _ = build_select(table="tabPurchase Order Item", query=None, bookmark=["modified"], key=["name"],
+                          bookmark_value=None, quote=quote, placeholder=lambda i: "?", where="t")
+    assert sql == 'SELECT * FROM "tabPurchase Order Item" ORDER BY "modified", "name"'
+    sql, _ = build_select(table="erp.tabWork Order", query=None, bookmark=[], key=[], bookmark_value=None,
+                          quote=quote, placeholder=lambda i: "?", where="t")
+    assert sql == 'SELECT * FROM "erp"."tabWork Order"'
 
 
 def test_timestamp_bookmarks_are_bound_with_a_space_so_text_timestamps_compare_right():

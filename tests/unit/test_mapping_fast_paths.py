@@ -148,3 +148,17 @@ def test_arrow_batches_map_as_their_pandas_form():
     from_arrow = pa.Table.from_pandas(batch, preserve_index=False).to_pandas()
     kwargs = dict(source_system="erp", run_id="r1", extracted_at=datetime(2026, 6, 30))
     pd.testing.assert_frame_equal(map_batch(spec, from_arrow, **kwargs).mapped, map_batch(spec, batch, **kwargs).mapped)
+
+
+def test_float_text_for_hashing_is_the_text_pandas_writes():
+    from mappings.engine import _float_text
+
+    rng = np.random.default_rng(17)
+    mantissa = rng.integers(1, 10 ** rng.integers(1, 15, 200_000), dtype=np.int64)
+    values = mantissa / 10.0 ** rng.integers(0, 12, 200_000)
+    values = values[(values >= 1e-4) & (values < 1e10)]
+    in_arrow_range = pd.Series(np.concatenate([values, -values[:1000], [np.nan, 0.0, -0.0, 1e-4, 9_999_999_999.5]]))
+    # Arrow's notation differs outside its range (1e+10, 1e-05): such a column is formatted by pandas
+    with_outliers = pd.Series([1.5, 1e10, 1e-5, 1e300, 123456789012345.0])
+    for column in (in_arrow_range, with_outliers):
+        assert _float_text(column).fillna("<NA>").tolist() == column.astype("string").fillna("<NA>").tolist()

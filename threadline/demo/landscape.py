@@ -148,6 +148,8 @@ def demo_config(out_dir: Path, erp_port: int) -> dict[str, Any]:
         "reporting_currency": REPORTING_CURRENCY,
         "sites": [{"id": "NORTH", "name": "North plant (JD Edwards, Maximo NTH, MES PLANT-N)"},
                   {"id": "SOUTH", "name": "South plant (legacy ERP web service, Maximo STH, MES PLANT-S)"}],
+        "rules": {"as_of": AS_OF.isoformat()},
+        # last, so that a user can add a source by appending its entry to the file
         "sources": [
             {"name": "jde", "kind": "sql", "role": "erp", "description": "JD Edwards E1 purchasing, site NORTH",
              "connection": {"url": f"sqlite:///{out_dir / jde.FILE_NAME}"}, "streams": _sql_streams(jde.STREAMS)},
@@ -164,7 +166,6 @@ def demo_config(out_dir: Path, erp_port: int) -> dict[str, Any]:
              "connection": {"path": str(mes.OUTBOX), "pattern": "*.xml"},
              "streams": _sql_streams(mes.STREAMS)},
         ],
-        "rules": {"as_of": AS_OF.isoformat()},
     }
 
 

@@ -11,7 +11,8 @@ operation, empty where they do not apply, so every file carries every column: Wo
 OutsideProcessing, Process, Supplier, PurchaseOrder, PurchaseOrderLine (the MES's own link of an
 OSP operation to its PO line, filled on some of them), InspectionRequired and
 InspectionSignedOffBy (empty until signed). Operations that have started list the material they
-consumed as ``MaterialRequirement`` (MaterialUse Consumed).
+consumed as ``MaterialRequirement`` (MaterialUse Consumed); the last operation of a completed or
+closed order also lists the finished lot it produced (MaterialUse Produced, ID ``OUT``).
 
 Source keys, as the ``demo_mes`` specs build them: work order ``MO-26-000123``, operation
 ``MO-26-000123|20``, material ``MO-26-000123|20|1``.
@@ -72,14 +73,28 @@ def _bool(values: pd.Series) -> pd.Series:
     return pd.Series(np.where(values.to_numpy(dtype=bool), "true", "false"), index=values.index)
 
 
+def produced_material(wos: pd.DataFrame, ops: pd.DataFrame) -> pd.DataFrame:
+    """The finished lot of every completed or closed work order, produced by its last operation."""
+    done = wos[wos["state"].isin(["Completed", "Closed"])]
+    last_seq = ops.groupby("wo_number", sort=False)["seq"].max()
+    done = done[done["wo_number"].isin(last_seq.index)]
+    return pd.DataFrame({"wo_number": done["wo_number"].to_numpy(),
+                         "seq": last_seq.reindex(done["wo_number"]).to_numpy(),
+                         "mat_id": "OUT", "item": done["item"].to_numpy(), "lot": done["lot"].to_numpy(),
+                         "qty": done["qty"].to_numpy(dtype=float), "uom": "EA", "use": "Produced"})
+
+
 def _requests_xml(wos: pd.DataFrame, ops: pd.DataFrame, mats: pd.DataFrame, item_of_wo: dict) -> np.ndarray:
     """One ``OperationsRequest`` element (as text) per work order, built column-wise."""
+    # consumed material first, then the finished lot the last operation produced (the material
+    # mapping spec keeps only consumed records)
+    mats = pd.concat([mats.assign(use="Consumed"), produced_material(wos, ops)], ignore_index=True)
     if mats.empty:
         # orders not started yet have consumed nothing
         return _requests_xml_with(wos, ops, np.full(len(ops), "", dtype=object), item_of_wo)
     m_xml = ("<MaterialRequirement><ID>" + mats["mat_id"].astype(str) + "</ID><MaterialDefinitionID>"
              + _escape(mats["item"]) + "</MaterialDefinitionID><MaterialLotID>" + _escape(mats["lot"])
-             + "</MaterialLotID><MaterialUse>Consumed</MaterialUse><Quantity><QuantityString>"
+             + "</MaterialLotID><MaterialUse>" + mats["use"] + "</MaterialUse><Quantity><QuantityString>"
              + mats["qty"].map("{:.3f}".format) + "</QuantityString><DataType>decimal</DataType><UnitOfMeasure>"
              + _escape(mats["uom"]) + "</UnitOfMeasure></Quantity></MaterialRequirement>")
     mat_by_op = m_xml.groupby([mats["wo_number"], mats["seq"]], sort=False).agg("".join)
@@ -150,4 +165,5 @@ def write_mes(plant: Plant, out_dir: Path) -> dict[str, int]:
                 f"{body}</OperationsSchedule>\n"
             )
             (outbox / f"{name}.xml").write_text(document, encoding="utf-8")
-    return {"work_orders": len(wos), "operations": len(ops), "material_issues": len(mats)}
+    return {"work_orders": len(wos), "operations": len(ops),
+            "material_issues": len(mats) + len(produced_material(wos, ops))}

@@ -8,7 +8,7 @@ produce exactly this metadata, so a field added to the model needs a migration.
 from __future__ import annotations
 
 from sqlalchemy import (
-    Boolean, Column, Date, DateTime, Float, Index, Integer, MetaData, Numeric, String, Table, Text,
+    BigInteger, Boolean, Column, Date, DateTime, Float, Index, Integer, MetaData, Numeric, String, Table, Text,
 )
 
 from mappings.canonical import ENTITIES, Entity
@@ -105,6 +105,8 @@ run_stream = Table(
     Column("rows_deleted", Integer),  # soft-deleted by a full refresh; NULL when deletes were not checked
     Column("resumes", Integer, nullable=False, default=0, server_default="0"),  # restarts from the committed bookmark
     Column("notes", Text),
+    # records the mapping spec's `where` filter left out: landed = loaded + quarantined + skipped
+    Column("rows_skipped", Integer, nullable=False, default=0, server_default="0"),
     comment="Row counts, control sums and timings per run, source and stream.",
 )
 
@@ -243,4 +245,18 @@ cost_line = Table(
     Column("run_id", String(40), nullable=False),
     Index("ix_tl_cost_line_site_wo", "site", "wo_number"),
     comment="The source lines behind each roll-up figure (drill-down).",
+)
+
+inbox_file = Table(
+    "tl_inbox_file", metadata,
+    Column("source", String(64), primary_key=True),
+    Column("run_id", String(40), primary_key=True),
+    Column("file_name", String(255), primary_key=True),
+    Column("sha256", String(64), nullable=False),
+    Column("size", BigInteger, nullable=False),
+    Column("status", String(16), nullable=False),  # processed, rejected, duplicate
+    Column("reason", Text),
+    Column("recorded_at", DateTime, nullable=False),
+    Index("ix_tl_inbox_file_source_sha256", "source", "sha256"),
+    comment="Files of inbox sources (CSV/XLSX drops, B2MML): loaded once by content hash, or rejected.",
 )

@@ -311,6 +311,21 @@ class Warehouse:
         with self.engine.begin() as conn:
             conn.execute(schema.key_seen.delete().where(schema.key_seen.c.run_id == run_id))
 
+    # ------------------------------------------------------------- inbox ledger
+    def processed_inbox_files(self, source: str) -> dict[str, tuple[str, str]]:
+        """sha256 -> (file name, run id) of the files of an inbox source already processed (the first one)."""
+        table = schema.inbox_file
+        with self.engine.connect() as conn:
+            rows = conn.execute(select(table.c.sha256, table.c.file_name, table.c.run_id)
+                                .where(table.c.source == source, table.c.status == "processed")
+                                .order_by(table.c.recorded_at.desc())).all()
+        return {sha: (name, run_id) for sha, name, run_id in rows}  # the earliest wins: rows come newest first
+
+    def record_inbox_files(self, rows: pd.DataFrame) -> None:
+        """Write ledger rows (source, run_id, file_name, sha256, size, status, reason); ``recorded_at`` is now."""
+        with self.engine.begin() as conn:
+            upsert(conn, schema.inbox_file, rows.assign(recorded_at=utcnow()))
+
     # ------------------------------------------------------------- reads
     def read_entity(self, entity: str, columns: Iterable[str] | None = None, *,
                     include_deleted: bool = False) -> pd.DataFrame:
@@ -329,6 +344,14 @@ class Warehouse:
             if f.name in frame.columns:
                 frame[f.name] = coerce(frame[f.name], f.type)[0]
         return frame
+
+    def lookup_values(self, entity: str, source: str, match: str, value: str) -> pd.DataFrame:
+        """Two fields of one source's live rows of a canonical table, for the mapping ``lookup`` transform."""
+        table = schema.CANONICAL_TABLES[entity]
+        query = (select(table.c[match], table.c[value])
+                 .where(table.c.source_system == source, table.c.deleted_at.is_(None)))
+        with self.engine.connect() as conn:
+            return pd.read_sql(query, conn)
 
     def read_table(self, table: Table, *where, order_by=None, limit: int | None = None) -> pd.DataFrame:
         stmt = select(table)
