@@ -47,7 +47,7 @@ MAXIMO_BAD_FIELD, MAXIMO_BAD_REASON = "qty_ordered", "po_line.qty_ordered is req
 
 @dataclass(frozen=True)
 class Column:
-    """A source column: its name and a portable type (char, varchar, int, bigint, decimal, datetime)."""
+    """A source column: its name and a portable type (char, varchar, int, bigint, decimal, float, datetime)."""
 
     name: str
     kind: str
@@ -87,13 +87,14 @@ def jde_catalogue(realworld: Path) -> dict[str, dict[str, Column]]:
     return tables
 
 
-_ORACLE_COLUMN = re.compile(r"^\s*(\w+)\s+(VARCHAR2|NUMBER|DATE)(?:\((\d+)(?:,(\d+))?\))?(\s+NOT NULL)?", re.I)
+_ORACLE_COLUMN = re.compile(r"^\s*(\w+)\s+(VARCHAR2|NUMBER|FLOAT|DATE)(?:\((\d+)(?:,(\d+))?\))?(\s+NOT NULL)?", re.I)
 
 
 def maximo_catalogue(realworld: Path, tables: tuple[str, ...] = ("po", "poline", "matrectrans")
                      ) -> dict[str, dict[str, Column]]:
     """Maximo columns by upper-case table name from the Oracle DDL: VARCHAR2(n) as VARCHAR(n),
-    NUMBER(p,s) as DECIMAL(p,s), NUMBER as BIGINT, DATE (which keeps the time of day) as a timestamp."""
+    NUMBER(p,s) as DECIMAL(p,s), NUMBER as BIGINT, FLOAT(126) (a binary float, hours and durations) as a
+    double, DATE (which keeps the time of day) as a timestamp."""
     text = (realworld / "maximo" / "maximo.sql").read_text(encoding="utf-8", errors="replace")
     found: dict[str, dict[str, Column]] = {}
     for table in tables:
@@ -111,6 +112,8 @@ def maximo_catalogue(realworld: Path, tables: tuple[str, ...] = ("po", "poline",
                 column = Column(name, "varchar", int(precision))
             elif kind == "DATE":
                 column = Column(name, "datetime")
+            elif kind == "FLOAT":
+                column = Column(name, "float")
             elif precision is None:
                 column = Column(name, "bigint")
             else:
@@ -382,6 +385,8 @@ def column_type(column: Column, dialect: str) -> str:
         return "INTEGER"
     if column.kind == "decimal":
         return f"DECIMAL({column.length},{column.scale})"
+    if column.kind == "float":
+        return {"postgresql": "DOUBLE PRECISION", "mariadb": "DOUBLE", "sqlite": "REAL"}[dialect]
     if column.kind == "datetime":
         return {"postgresql": "TIMESTAMP(0)", "mariadb": "DATETIME", "sqlite": "TIMESTAMP"}[dialect]
     raise ValueError(f"{column.name}: unknown column kind {column.kind!r}")
