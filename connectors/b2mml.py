@@ -26,7 +26,7 @@ from lxml import etree
 from pydantic import Field
 
 from connectors.base import ConnectorError, StreamSettings
-from connectors.inbox import InboxConnector, InboxFileError, InboxSettings
+from connectors.inbox import InboxConnector, InboxFile, InboxFileError, InboxSettings, ProcessedFile
 from connectors.records import dicts_to_table, rebatch
 
 B2MML_NAMESPACES = {
@@ -128,6 +128,8 @@ class B2mmlConnector(InboxConnector):
     def __init__(self, source_name: str, connection: Mapping[str, Any]):
         super().__init__(source_name, connection)
         self._schema: etree.XMLSchema | None = None
+        #: the record paths of every stream of the run, read together (set by ``open_inbox``)
+        self._run_paths: tuple[tuple[str, ...], ...] = ()
 
     def _xml_schema(self) -> etree.XMLSchema | None:
         if self.settings.schema_path is None:
@@ -169,43 +171,90 @@ class B2mmlConnector(InboxConnector):
                 "correct the listed elements at the MES (or in the file) and drop it again", line=errors[0].line)
         return root
 
-    def check_file(self, path: Path, streams: Sequence[tuple[StreamSettings, Collection[str]]]) -> None:
-        """A file is loadable when it parses, is of the configured version and valid against the XSD."""
-        self.cached(path, "", self._load)
+    def open_inbox(self, streams: Sequence[StreamSettings], needs: Mapping[str, Collection[str]],
+                   processed: Mapping[str, ProcessedFile]) -> list[InboxFile]:
+        """Snapshot and judge the inbox (connectors.inbox); every stream of the run is read in one walk."""
+        self._run_paths = tuple(sorted({_steps(s) for s in streams}))
+        return super().open_inbox(streams, needs, processed)
 
-    def _parse(self, path: Path) -> etree._Element:
-        try:
-            return self.cached(path, "", self._load)
-        except InboxFileError as exc:
-            raise ConnectorError(f"{self.where()}: {exc}; the file is not loaded") from None
+    def check_file(self, path: Path, streams: Sequence[tuple[StreamSettings, Collection[str]]]) -> None:
+        """A file is loadable when it parses, is of the configured version and valid against the XSD.
+
+        Judging it also reads its records for every stream of the run, kept (within ``cache_mb``)
+        as Arrow tables, so that no stream parses the file again.
+        """
+        self._tables(path, self._run_paths)
+
+    def _tables(self, path: Path, paths: tuple[tuple[str, ...], ...]) -> dict[tuple[str, ...], pa.Table | None]:
+        """The records of ``path`` for each record path, one table each (None: no such records)."""
+        def build(file: Path) -> dict[tuple[str, ...], pa.Table | None]:
+            records = records_by_path(self._load(file), paths, file.name)
+            return {steps: dicts_to_table(rows) if rows else None for steps, rows in records.items()}
+
+        def held(tables: dict[tuple[str, ...], pa.Table | None]) -> int:
+            return sum(t.nbytes for t in tables.values() if t is not None)
+
+        return self.cached(path, "|".join("/".join(p) for p in paths), build, held)
 
     def read(self, stream: B2mmlStream, bookmark: Mapping[str, Any] | None) -> Iterator[pa.Table]:
         yield from rebatch(self._per_file(stream, bookmark), stream.batch_size)
 
     def _per_file(self, stream: B2mmlStream, bookmark: Mapping[str, Any] | None) -> Iterator[pa.Table]:
         """One table of records per file, in name order (see connectors.inbox for which files)."""
-        steps = [s for s in stream.records.split("/") if s]
+        steps = _steps(stream)
+        # in a run, every stream's records come from the one walk the inbox check made; outside a
+        # run (a single read), only this stream's
+        paths = self._run_paths if self.inbox_is_open and steps in self._run_paths else (steps,)
         for path in self.files_to_read(stream, (bookmark or {}).get("_file")):
-            rows = self._records(self._parse(path), steps, path.name)
-            if rows:
-                yield dicts_to_table(rows)
+            try:
+                table = self._tables(path, paths)[steps]
+            except InboxFileError as exc:
+                raise ConnectorError(f"{self.where()}: {exc}; the file is not loaded") from None
+            if table is not None:
+                yield table
 
-    @staticmethod
-    def _records(root: etree._Element, steps: list[str], file_name: str) -> list[dict[str, Any]]:
-        out: list[dict[str, Any]] = []
-        root_columns = {f"{_local(root.tag)}.{k}": v for k, v in flatten_element(root, steps[0]).items()}
 
-        def walk(parent: etree._Element, depth: int, context: dict[str, Any]) -> None:
-            step = steps[depth]
-            for element in parent:
-                if _local(element.tag) != step:
-                    continue
-                skip = steps[depth + 1] if depth + 1 < len(steps) else None
-                columns = flatten_element(element, skip)
-                if skip is None:
-                    out.append({**context, **columns, "_file": file_name})
-                else:
-                    walk(element, depth + 1, {**context, **{f"{step}.{k}": v for k, v in columns.items()}})
+def _steps(stream: StreamSettings) -> tuple[str, ...]:
+    return tuple(s for s in stream.records.split("/") if s)
 
-        walk(root, 0, root_columns)
-        return out
+
+def records_by_path(root: etree._Element, paths: Sequence[tuple[str, ...]], file_name: str
+                    ) -> dict[tuple[str, ...], list[dict[str, Any]]]:
+    """The records of every record path (``("OperationsRequest", "SegmentRequirement")``), in document
+    order, from one walk of the tree: each element on a path is flattened once and its columns serve
+    as its own record and as the prefixed context of the records below it."""
+    out: dict[tuple[str, ...], list[dict[str, Any]]] = {steps: [] for steps in paths}
+    trie: dict[Any, Any] = {}
+    for steps in paths:
+        node = trie
+        for step in steps:
+            node = node.setdefault(step, {})
+        node[None] = steps  # a record path ends here
+
+    def below(columns: dict[str, Any], prefix: str, step: str) -> dict[str, Any]:
+        # the columns an ancestor gives the records under ``step``: all but ``step``'s own
+        # (the same columns as flattening the ancestor with ``step`` skipped)
+        nested = step + "."
+        return {f"{prefix}.{k}": v for k, v in columns.items() if k != step and not k.startswith(nested)}
+
+    def walk(parent: etree._Element, node: dict[Any, Any], context: dict[str, Any]) -> None:
+        for element in parent:
+            tag = element.tag
+            if not isinstance(tag, str):
+                continue
+            name = tag[tag.rfind("}") + 1:]
+            child = node.get(name)
+            if child is None:
+                continue
+            columns = flatten_element(element, None)
+            if None in child:
+                out[child[None]].append({**context, **columns, "_file": file_name})
+            for step, grandchild in child.items():
+                if step is not None:
+                    walk(element, {step: grandchild}, {**context, **below(columns, name, step)})
+
+    root_columns = flatten_element(root, None)
+    root_name = _local(root.tag)
+    for step, node in trie.items():
+        walk(root, {step: node}, below(root_columns, root_name, step))
+    return out

@@ -12,10 +12,10 @@ import os
 import re
 from abc import ABC, abstractmethod
 from collections.abc import Iterator, Mapping
-from typing import Any
+from typing import Any, ClassVar
 
 import pyarrow as pa
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 #: a plain identifier, optionally schema-qualified; single inner spaces are allowed because real
 #: schemas have them (ERPNext tables are ``tabPurchase Order``) and every identifier is quoted
@@ -35,6 +35,34 @@ class StrictModel(BaseModel):
     """Pydantic model that refuses unknown keys, so a typo in the config is reported."""
 
     model_config = ConfigDict(extra="forbid")
+
+
+class StyledPaging(StrictModel):
+    """Paging settings of a paging ``style``: a style's required settings must be given and the
+    settings of other styles are refused, so a setting that would be ignored is reported instead.
+
+    Subclasses declare ``style``, ``page_size`` and the settings, and say per style which settings
+    it uses (``style_settings``), which it needs (``style_needs``), and the ``limit_param`` an
+    offset style uses when none is given (``default_offset_limit_param``).
+    """
+
+    style_settings: ClassVar[dict[str, set[str]]]
+    style_needs: ClassVar[dict[str, tuple[str, ...]]]
+    default_offset_limit_param: ClassVar[str]
+
+    @model_validator(mode="after")
+    def _settings_fit_the_style(self):
+        if self.style == "offset" and self.limit_param is None:
+            self.limit_param = self.default_offset_limit_param
+        missing = [name for name in self.style_needs[self.style] if not getattr(self, name)]
+        if missing:
+            raise ValueError(f"paging style {self.style} needs {', '.join(missing)}")
+        uses = self.style_settings[self.style] | {"page_size"}
+        foreign = sorted(self.model_fields_set - uses - {"style"})
+        if foreign:
+            raise ValueError(f"{', '.join(foreign)} do(es) not apply to paging style {self.style}; "
+                             f"it uses {', '.join(sorted(uses))}")
+        return self
 
 
 class StreamSettings(StrictModel):

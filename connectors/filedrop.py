@@ -141,8 +141,8 @@ class FileDropConnector(InboxConnector):
                 continue
             return text[1:] if text.startswith("\ufeff") else text
         bad = data[failure.start:failure.start + 4]
-        fix = (f"declare the file's encoding as connection.encoding (e.g. cp1252) or set "
-               f"connection.fallback_encoding" if declared is None else
+        fix = ("declare the file's encoding as connection.encoding (e.g. cp1252) or set "
+               "connection.fallback_encoding" if declared is None else
                f"check connection.encoding ({declared}) against the exporting system, or fix the file")
         tried = " nor ".join(candidates)
         raise InboxFileError(path.name, f"its bytes are not {tried} (byte {failure.start}: {bad!r})", fix,
@@ -188,7 +188,7 @@ class FileDropConnector(InboxConnector):
                                      f"check the delimiter ({settings.delimiter!r}) and the quoting of that row",
                                      line=line) from None
             raise InboxFileError(path.name, f"it is not readable CSV: {exc}",
-                                 f"check connection.delimiter and quote_char against the file") from None
+                                 "check connection.delimiter and quote_char against the file") from None
 
     @staticmethod
     def _check_header(file_name: str, header: list[str], *, line: int) -> None:

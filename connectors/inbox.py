@@ -99,8 +99,8 @@ class InboxSettings(StrictModel):
     path: str = Field(description="folder the exports are dropped into; processed/, rejected/ and duplicate/ "
                                   "are made below it")
     pattern: str = Field(default="*", description="which files of the folder belong to this source (glob)")
-    cache_mb: int = Field(default=512, ge=0, description="parsed files kept for the run's other streams, "
-                                                         "by file size; files beyond it are parsed per stream")
+    cache_mb: int = Field(default=512, ge=0, description="parsed files kept in memory for the run's other "
+                                                         "streams; files beyond it are parsed again per stream")
 
 
 def sha256_of(path: Path) -> str:
@@ -159,17 +159,23 @@ class InboxConnector(Connector):
     def _listing(self) -> list[Path]:
         return sorted(p for p in self.folder().glob(self.settings.pattern) if _is_inbox_file(p))
 
-    def cached(self, path: Path, part: str, build: Callable[[Path], Any]) -> Any:
-        """``build(path)``, computed once per file version (path, mtime, size) and ``part`` (a sheet)."""
+    def cached(self, path: Path, part: str, build: Callable[[Path], Any],
+               size: Callable[[Any], int] | None = None) -> Any:
+        """``build(path)``, computed once per file version (path, mtime, size) and ``part`` (a sheet).
+
+        What is kept counts against ``cache_mb``: the file's size, or ``size(value)`` when given (what
+        the value holds in memory); a value that does not fit is built again when asked for again.
+        """
         stat = path.stat()
         key = (str(path), stat.st_mtime_ns, stat.st_size, part)
         if key in self._cache:
             return self._cache[key]
         self.parses += 1
         value = build(path)
-        if self._cached_bytes + stat.st_size <= self.settings.cache_mb * 1024 * 1024:
+        held = stat.st_size if size is None else size(value)
+        if self._cached_bytes + held <= self.settings.cache_mb * 1024 * 1024:
             self._cache[key] = value
-            self._cached_bytes += stat.st_size
+            self._cached_bytes += held
         return value
 
     # --------------------------------------------------------------- lifecycle

@@ -50,7 +50,8 @@ import pyarrow as pa
 import pyarrow.compute as pc
 from pydantic import Field, field_validator, model_validator
 
-from connectors.base import Connector, ConnectorError, StreamSettings, StrictModel, secret_from_env
+from connectors.base import (Connector, ConnectorError, StreamSettings, StrictModel, StyledPaging,
+                             secret_from_env)
 from connectors.faults import is_retryable
 from connectors.records import dicts_to_table, rebatch
 
@@ -128,16 +129,9 @@ class RestSettings(StrictModel):
         return self
 
 
-_STYLE_SETTINGS = {
-    "offset": {"offset_param", "limit_param", "start", "total_field"},
-    "page_token": {"limit_param", "token_param", "next_token_field"},
-    "none": set(),
-}
-_STYLE_NEEDS = {"offset": ("offset_param", "limit_param"), "page_token": ("token_param", "next_token_field"),
-                "none": ()}
 
 
-class RestPaging(StrictModel):
+class RestPaging(StyledPaging):
     """How a stream asks for pages and knows the last one came.
 
     - ``page_token``: ``token_param`` takes the token the previous response gave in
@@ -147,6 +141,15 @@ class RestPaging(StrictModel):
       size; the read ends on a short page, or once ``total_field`` (dotted path) is reached.
     - ``none``: one request.
     """
+
+    style_settings = {
+        "offset": {"offset_param", "limit_param", "start", "total_field"},
+        "page_token": {"limit_param", "token_param", "next_token_field"},
+        "none": set(),
+    }
+    style_needs = {"offset": ("offset_param", "limit_param"), "page_token": ("token_param", "next_token_field"),
+                   "none": ()}
+    default_offset_limit_param = "limit"
 
     style: Literal["offset", "page_token", "none"] = "none"
     page_size: int = Field(default=100, gt=0)
@@ -158,18 +161,6 @@ class RestPaging(StrictModel):
     token_param: str | None = Field(default=None, description="page_token: query parameter taking the token")
     next_token_field: str | None = Field(default=None, description="page_token: response field with the next token")
 
-    @model_validator(mode="after")
-    def _settings_fit_the_style(self) -> RestPaging:
-        if self.style == "offset" and self.limit_param is None:
-            self.limit_param = "limit"
-        missing = [name for name in _STYLE_NEEDS[self.style] if not getattr(self, name)]
-        if missing:
-            raise ValueError(f"paging style {self.style} needs {', '.join(missing)}")
-        foreign = sorted(self.model_fields_set - _STYLE_SETTINGS[self.style] - {"style", "page_size"})
-        if foreign:
-            raise ValueError(f"{', '.join(foreign)} do(es) not apply to paging style {self.style}; "
-                             f"it uses {', '.join(sorted(_STYLE_SETTINGS[self.style] | {'page_size'}))}")
-        return self
 
 
 class RestStream(StreamSettings):

@@ -37,7 +37,7 @@ from typing import Any, Literal, TypeVar
 import pyarrow as pa
 from pydantic import Field, field_validator, model_validator
 
-from connectors.base import Connector, ConnectorError, StreamSettings, StrictModel
+from connectors.base import Connector, ConnectorError, StreamSettings, StrictModel, StyledPaging
 from connectors.faults import is_retryable
 from connectors.records import dicts_to_table, flatten_nested, rebatch
 from connectors.soap_fast import (FastPathUnsupported, ResponseIsFault, RecordPlan, parse_response, plan_records,
@@ -133,18 +133,9 @@ class SoapSettings(StrictModel):
         return self
 
 
-#: the paging settings each style uses, besides ``style`` and ``page_size``
-_STYLE_SETTINGS = {
-    "offset": {"offset_param", "limit_param", "start", "more_field", "total_field", "read_ahead"},
-    "bookmark_key": {"limit_param", "key_param", "key_field"},
-    "page_token": {"limit_param", "token_param", "next_token_field"},
-    "none": set(),
-}
-_STYLE_NEEDS = {"offset": ("offset_param", "limit_param"), "bookmark_key": ("key_param", "key_field", "limit_param"),
-                "page_token": ("token_param", "next_token_field"), "none": ()}
 
 
-class Paging(StrictModel):
+class Paging(StyledPaging):
     """How a stream asks for pages and knows the last one came.
 
     - ``offset``: ``offset_param`` takes the first row (from ``start``), ``limit_param`` the page size;
@@ -157,6 +148,16 @@ class Paging(StrictModel):
       ``next_token_field``; the last page gives none. ``limit_param`` is optional.
     - ``none``: one request.
     """
+
+    style_settings = {
+        "offset": {"offset_param", "limit_param", "start", "more_field", "total_field", "read_ahead"},
+        "bookmark_key": {"limit_param", "key_param", "key_field"},
+        "page_token": {"limit_param", "token_param", "next_token_field"},
+        "none": set(),
+    }
+    style_needs = {"offset": ("offset_param", "limit_param"), "bookmark_key": ("key_param", "key_field", "limit_param"),
+                   "page_token": ("token_param", "next_token_field"), "none": ()}
+    default_offset_limit_param = "maxRows"
 
     style: Literal["offset", "bookmark_key", "page_token", "none"] = "offset"
     offset_param: str = Field(default="startRow", description="offset: request parameter taking the first row")
@@ -174,18 +175,6 @@ class Paging(StrictModel):
     token_param: str | None = Field(default=None, description="page_token: request parameter taking the token")
     next_token_field: str | None = Field(default=None, description="page_token: response field with the next token")
 
-    @model_validator(mode="after")
-    def _settings_fit_the_style(self) -> Paging:
-        if self.style == "offset" and self.limit_param is None:
-            self.limit_param = "maxRows"
-        missing = [name for name in _STYLE_NEEDS[self.style] if not getattr(self, name)]
-        if missing:
-            raise ValueError(f"paging style {self.style} needs {', '.join(missing)}")
-        foreign = sorted(self.model_fields_set - _STYLE_SETTINGS[self.style] - {"style", "page_size"})
-        if foreign:
-            raise ValueError(f"{', '.join(foreign)} do(es) not apply to paging style {self.style}; "
-                             f"it uses {', '.join(sorted(_STYLE_SETTINGS[self.style] | {'page_size'}))}")
-        return self
 
     def request_params(self) -> list[str]:
         """The request parameters paging fills in."""

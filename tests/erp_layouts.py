@@ -25,6 +25,7 @@ import io
 import re
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import ClassVar
 
 import numpy as np
 import pandas as pd
@@ -516,3 +517,40 @@ def load_sqlite(path: Path, tables: dict[str, SourceTable]) -> None:
         conn.commit()
     finally:
         conn.close()
+
+
+@dataclass
+class LayoutDatabase:
+    """A layout's tables loaded into one backend: the ODBC settings that reach them and an engine to
+    check them with SQL written in the layout's upper-case names."""
+
+    backend: str
+    odbc: dict
+    engine: object
+    tables: dict
+    #: names the checks use besides the tables and their columns (aliases in a stream's query)
+    extra_names: ClassVar[tuple[str, ...]] = ()
+
+    def sql(self, statement: str) -> str:
+        """``statement`` with the layout's upper-case names quoted where the backend needs it."""
+        names = {*self.extra_names, *self.tables, *(c.name for t in self.tables.values() for c in t.columns)}
+        return quote_identifiers(statement, names, self.backend)
+
+    def frame(self, statement: str) -> pd.DataFrame:
+        from sqlalchemy import text
+
+        with self.engine.connect() as conn:
+            return pd.read_sql(text(self.sql(statement)), conn)
+
+    def scalar(self, statement: str):
+        from sqlalchemy import text
+
+        with self.engine.connect() as conn:
+            return conn.execute(text(self.sql(statement))).scalar()
+
+    def execute(self, *statements: str) -> None:
+        from sqlalchemy import text
+
+        with self.engine.begin() as conn:
+            for statement in statements:
+                conn.execute(text(self.sql(statement)))

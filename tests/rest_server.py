@@ -24,9 +24,11 @@ import threading
 import time
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
+
+from tests.servers import LoopbackHTTPServer
 
 WORKORDERS_PATH = "/api/v1/workorders"
 STATUSES = ["WAPPR", "APPR", "INPRG", "COMP", "CLOSE", "CAN"]
@@ -161,10 +163,8 @@ class _Handler(BaseHTTPRequestHandler):
             self._send(400, {"error": str(exc)})
 
 
-class CmmsApi(ThreadingHTTPServer):
+class CmmsApi(LoopbackHTTPServer):
     """The CMMS JSON API on a free loopback port; a context manager that serves in a thread."""
-
-    daemon_threads = True
 
     def __init__(self, work_orders: int = 230, *, token: str | None = None,
                  basic: tuple[str, str] | None = None, seed: int = 7):
@@ -175,7 +175,6 @@ class CmmsApi(ThreadingHTTPServer):
         self._rng = random.Random(seed + 1)
         self.requests: list[Seen] = []
         self.script: list[Scripted] = []
-        self._thread: threading.Thread | None = None
 
     @property
     def base_url(self) -> str:
@@ -232,15 +231,3 @@ class CmmsApi(ThreadingHTTPServer):
         following = base64.urlsafe_b64encode(f"after:{end}".encode()).decode() if end < len(orders) else None
         return {"data": {"workorders": orders[start:end]}, "paging": {"next_token": following}}
 
-    # ---- serving -------------------------------------------------------------------------------
-
-    def __enter__(self) -> CmmsApi:
-        self._thread = threading.Thread(target=self.serve_forever, name="cmms-api", daemon=True)
-        self._thread.start()
-        return self
-
-    def __exit__(self, *exc) -> None:
-        self.shutdown()
-        self.server_close()
-        if self._thread is not None:
-            self._thread.join(timeout=10)

@@ -14,9 +14,11 @@ import shutil
 import socket
 import subprocess
 import tempfile
+import threading
 import time
 import uuid
 from contextlib import closing
+from http.server import ThreadingHTTPServer
 from pathlib import Path
 
 from sqlalchemy import create_engine, text
@@ -144,3 +146,21 @@ class ScratchDatabase:
             else:
                 conn.execute(text(f"DROP DATABASE IF EXISTS {self.name}"))
         admin.dispose()
+
+
+class LoopbackHTTPServer(ThreadingHTTPServer):
+    """An HTTP server the tests run in a daemon thread for the length of a ``with`` block."""
+
+    daemon_threads = True
+    _thread: threading.Thread | None = None
+
+    def __enter__(self):
+        self._thread = threading.Thread(target=self.serve_forever, name=type(self).__name__, daemon=True)
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.shutdown()
+        self.server_close()
+        if self._thread is not None:
+            self._thread.join(timeout=10)

@@ -26,12 +26,14 @@ import hmac
 import threading
 from collections import Counter
 from datetime import datetime, timedelta
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
 
 from lxml import etree
+
+from tests.servers import LoopbackHTTPServer
 
 SOAP_ENV = "http://schemas.xmlsoap.org/soap/envelope/"
 XSD = "http://www.w3.org/2001/XMLSchema"
@@ -232,10 +234,9 @@ class _Handler(BaseHTTPRequestHandler):
             raise refused
 
 
-class ConformanceServer(ThreadingHTTPServer):
+class ConformanceServer(LoopbackHTTPServer):
     """A SOAP service on 127.0.0.1 for one WSDL; subclasses answer the operation."""
 
-    daemon_threads = True
     service_path = "/ws/service"
 
     def __init__(self, wsdl_bytes: bytes):
@@ -250,7 +251,6 @@ class ConformanceServer(ThreadingHTTPServer):
         self.calls: list[str] = []
         self.failures: dict[str, tuple[str, int | None]] = {}
         self.wsse_password_types: list[str] = []
-        self._thread: threading.Thread | None = None
 
     @property
     def url(self) -> str:
@@ -260,16 +260,6 @@ class ConformanceServer(ThreadingHTTPServer):
         """The page id (for counting and failures) and the response element for ``operation``."""
         raise NotImplementedError
 
-    def __enter__(self) -> ConformanceServer:
-        self._thread = threading.Thread(target=self.serve_forever, daemon=True)
-        self._thread.start()
-        return self
-
-    def __exit__(self, *exc) -> None:
-        self.shutdown()
-        self.server_close()
-        if self._thread is not None:
-            self._thread.join(timeout=10)
 
 
 def _int_attribute(element: etree._Element, name: str, minimum: int) -> int:

@@ -12,10 +12,6 @@ actual keyed with a decimal comma quarantined with its reason.
 from __future__ import annotations
 
 import copy
-import json
-import os
-import subprocess
-import sys
 from datetime import date
 from pathlib import Path
 
@@ -23,6 +19,7 @@ import pytest
 import yaml
 from lxml import etree
 
+from tests.integration.commands import mappings_check
 from tests import b2mml_documents
 from tests.integration.readback import canonical_rows
 from threadline.config import load_config
@@ -109,14 +106,11 @@ def test_the_b2mml_specs_pass_mappings_check(tmp_path):
     """Every shipped spec, through the real command line, against the entity it is written for."""
     config_path = _write_config(tmp_path, tmp_path / "outbox")
     (tmp_path / "outbox").mkdir()
-    checked = subprocess.run([str(Path(sys.executable).with_name("threadline")), "--config", str(config_path),
-                              "mappings", "check", "--json"], capture_output=True, text=True, timeout=120,
-                             env={**os.environ, "CI": "true"})
-    assert checked.returncode == 0, checked.stdout + checked.stderr
+    results = mappings_check(config_path)
     entities = {"work_orders": "work_order", "operations": "wo_operation", "work_requests": "work_order",
                 "job_orders": "wo_operation", "segment_material": "material_issue",
                 "segment_labour": "labour_entry", "job_material": "material_issue", "job_labour": "labour_entry"}
-    assert {r["stream"]: (r["spec"], r.get("entity"), r["problems"]) for r in json.loads(checked.stdout)} == {
+    assert {r["stream"]: (r["spec"], r.get("entity"), r["problems"]) for r in results} == {
         name: (STREAMS[name][1], entity, []) for name, entity in entities.items()}
 
 

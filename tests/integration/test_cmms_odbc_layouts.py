@@ -11,12 +11,7 @@ second run that reads only rows at or after the bookmarks.
 
 from __future__ import annotations
 
-import json
-import os
-import subprocess
-import sys
 import uuid
-from dataclasses import dataclass
 from datetime import date, timedelta
 from pathlib import Path
 
@@ -26,6 +21,7 @@ import yaml
 from sqlalchemy import create_engine, select, text
 from sqlalchemy.engine import make_url
 
+from tests.integration.commands import mappings_check, write_config
 from tests import cmms_layouts, erp_layouts
 from tests.integration import readback
 from threadline.config import load_config
@@ -119,30 +115,10 @@ def _keys(frame: pd.DataFrame, columns: list[str], prefix: str = "") -> list[str
 # ------------------------------------------------------------------ Maximo over PostgreSQL and MariaDB
 
 
-@dataclass
-class MaximoSource:
-    backend: str
-    odbc: dict
-    engine: object
-    tables: dict
+class MaximoSource(erp_layouts.LayoutDatabase):
+    """The Maximo work layout loaded into one backend; the tasks stream's query adds the service columns."""
 
-    def sql(self, statement: str) -> str:
-        names = {*self.tables, *(c.name for t in self.tables.values() for c in t.columns),
-                 "SERVICEVENDOR", "SERVICEITEM", "SERVICEQTY"}
-        return erp_layouts.quote_identifiers(statement, names, self.backend)
-
-    def frame(self, statement: str) -> pd.DataFrame:
-        with self.engine.connect() as conn:
-            return pd.read_sql(text(self.sql(statement)), conn)
-
-    def scalar(self, statement: str):
-        with self.engine.connect() as conn:
-            return conn.execute(text(self.sql(statement))).scalar()
-
-    def execute(self, *statements: str) -> None:
-        with self.engine.begin() as conn:
-            for statement in statements:
-                conn.execute(text(self.sql(statement)))
+    extra_names = ("SERVICEVENDOR", "SERVICEITEM", "SERVICEQTY")
 
 
 def _drop(admin, *statements: str) -> None:
@@ -413,15 +389,7 @@ def test_the_work_order_specs_pass_mappings_check(tmp_path):
                 "connection": {"connection_string": f"Driver=SQLite3;Database={tmp_path / 'unused.sqlite'}"},
                 "streams": _stream_settings(streams, lambda sql: sql)}
                for name, role, streams in (("maximo", "cmms", MAXIMO_STREAMS), ("jde", "erp", JDE_STREAMS))]
-    config_path = tmp_path / "threadline.yaml"
-    config_path.write_text(yaml.safe_dump({
-        "warehouse": {"url": f"sqlite:///{tmp_path / 'warehouse.sqlite'}"}, "landing_dir": "landing",
-        "reports_dir": "reports", "reporting_currency": "USD", "sites": SITES, "sources": sources}))
-    checked = subprocess.run([str(Path(sys.executable).with_name("threadline")), "--config", str(config_path),
-                              "mappings", "check", "--json"], capture_output=True, text=True, timeout=120,
-                             env={**os.environ, "CI": "true"})
-    assert checked.returncode == 0, checked.stdout + checked.stderr
-    results = json.loads(checked.stdout)
+    results = mappings_check(write_config(tmp_path, sources, sites=SITES))
     assert {(r["source"], r["stream"]): (r.get("entity"), r["problems"]) for r in results} == {
         (name, s["name"]): (s["entity"], []) for name, streams in (("maximo", MAXIMO_STREAMS), ("jde", JDE_STREAMS))
         for s in streams}

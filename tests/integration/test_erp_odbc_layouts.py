@@ -15,10 +15,6 @@ same code paths and keeps the whole file near 75 seconds on two cores.
 
 from __future__ import annotations
 
-import json
-import os
-import subprocess
-import sys
 import uuid
 from dataclasses import dataclass
 from pathlib import Path
@@ -30,6 +26,7 @@ import yaml
 from sqlalchemy import create_engine, text
 from sqlalchemy.engine import make_url
 
+from tests.integration.commands import mappings_check, write_config
 from tests import erp_layouts
 from threadline.config import load_config
 from threadline.pipeline import run_pipeline
@@ -102,32 +99,11 @@ MAXIMO = Layout(
 
 
 @dataclass
-class Source:
-    """A layout loaded into one backend: the ODBC settings that reach it and an engine to check it."""
+class Source(erp_layouts.LayoutDatabase):
+    """A layout loaded into one backend (see ``LayoutDatabase``) and the layout it is."""
 
-    backend: str
-    layout: Layout
-    odbc: dict
-    engine: object
-    tables: dict
-
-    def sql(self, statement: str) -> str:
-        """``statement`` with the layout's upper-case names quoted where the backend needs it."""
-        names = {"HDLTTR", *self.tables, *(c.name for t in self.tables.values() for c in t.columns)}
-        return erp_layouts.quote_identifiers(statement, names, self.backend)
-
-    def frame(self, statement: str) -> pd.DataFrame:
-        with self.engine.connect() as conn:
-            return pd.read_sql(text(self.sql(statement)), conn)
-
-    def scalar(self, statement: str):
-        with self.engine.connect() as conn:
-            return conn.execute(text(self.sql(statement))).scalar()
-
-    def execute(self, *statements: str) -> None:
-        with self.engine.begin() as conn:
-            for statement in statements:
-                conn.execute(text(self.sql(statement)))
+    layout: Layout = None
+    extra_names = ("HDLTTR",)
 
 
 def _scratch_name() -> str:
@@ -191,7 +167,7 @@ def source(request, backend, realworld, tmp_path, monkeypatch) -> Source:
                                      f"Database={name};CHARSET=latin1",
                 "username": user, "password_env": PASSWORD_ENV, "encoding": "cp1252"}
     try:
-        yield Source(backend, layout, odbc, engine, tables)
+        yield Source(backend, odbc, engine, tables, layout)
     finally:
         engine.dispose()
         for step in cleanup:
@@ -257,15 +233,7 @@ def test_the_layouts_specs_pass_mappings_check(tmp_path):
     sources = [{"name": layout.source_name, "kind": "odbc", "role": "erp",
                 "connection": {"connection_string": f"Driver=SQLite3;Database={tmp_path / 'unused.sqlite'}"},
                 "streams": layout.streams} for layout in (JDE, MAXIMO)]
-    config_path = tmp_path / "threadline.yaml"
-    config_path.write_text(yaml.safe_dump({
-        "warehouse": {"url": f"sqlite:///{tmp_path / 'warehouse.sqlite'}"}, "landing_dir": "landing",
-        "reports_dir": "reports", "reporting_currency": "USD", "sites": [{"id": "NORTH"}], "sources": sources}))
-    checked = subprocess.run([str(Path(sys.executable).with_name("threadline")), "--config", str(config_path),
-                              "mappings", "check", "--json"], capture_output=True, text=True, timeout=120,
-                             env={**os.environ, "CI": "true"})
-    assert checked.returncode == 0, checked.stdout + checked.stderr
-    results = json.loads(checked.stdout)
+    results = mappings_check(write_config(tmp_path, sources))
     assert {(r["source"], r["stream"]): (r.get("entity"), r["problems"]) for r in results} == {
         (source, stream): (entity, []) for source in ("jde", "maximo") for stream, entity in
         (("purchase_orders", "purchase_order"), ("po_lines", "po_line"), ("receipts", "receipt"))}

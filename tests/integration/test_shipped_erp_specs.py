@@ -10,10 +10,6 @@ normalized keys, link fields, values, and the planted bad rows quarantined with 
 
 from __future__ import annotations
 
-import json
-import os
-import subprocess
-import sys
 import uuid
 from datetime import date
 from pathlib import Path
@@ -23,6 +19,7 @@ import yaml
 from sqlalchemy import create_engine, select, text
 from sqlalchemy.engine import make_url
 
+from tests.integration.commands import mappings_check, write_config
 from tests import erp_packages
 from tests.integration.readback import canonical_rows, stream_log
 from threadline.config import load_config
@@ -323,14 +320,6 @@ def test_shipped_erp_specs_pass_mappings_check(tmp_path):
     assert shipped == {s["mapping"] for streams in packages.values() for s in streams}
     sources = [{"name": name, "kind": "sql", "role": "erp", "connection": {"url": f"sqlite:///{unused}"},
                 "streams": streams} for name, streams in packages.items()]
-    config_path = tmp_path / "threadline.yaml"
-    config_path.write_text(yaml.safe_dump({
-        "warehouse": {"url": f"sqlite:///{tmp_path / 'warehouse.sqlite'}"}, "landing_dir": "landing",
-        "reports_dir": "reports", "reporting_currency": "USD", "sites": [{"id": "NORTH"}], "sources": sources}))
-    checked = subprocess.run([str(Path(sys.executable).with_name("threadline")), "--config", str(config_path),
-                              "mappings", "check", "--json"], capture_output=True, text=True, timeout=120,
-                             env={**os.environ, "CI": "true"})
-    assert checked.returncode == 0, checked.stdout + checked.stderr
-    results = json.loads(checked.stdout)
+    results = mappings_check(write_config(tmp_path, sources))
     assert len(results) == sum(len(streams) for streams in packages.values())
     assert all(r["problems"] == [] for r in results), results

@@ -9,15 +9,14 @@ import re
 import shlex
 import shutil
 import subprocess
-import sys
 from pathlib import Path
 
 import pytest
 
+from tests.integration.commands import THREADLINE, threadline
 from tests.integration.readback import canonical_rows
 
 ROOT = Path(__file__).resolve().parents[2]
-THREADLINE = str(Path(sys.executable).with_name("threadline"))
 
 pytestmark = pytest.mark.slow
 
@@ -39,7 +38,7 @@ def run(words: list[str], cwd: Path) -> subprocess.CompletedProcess:
             out.write((cwd / source).read_text(encoding="utf-8"))
         return subprocess.CompletedProcess(words, 0, "", "")
     return subprocess.run(words, cwd=cwd, capture_output=True, text=True, timeout=600,
-                          env={**os.environ, "CI": "true", "COLUMNS": "200"})
+                          env={**os.environ, "CI": "true"})
 
 
 def test_the_worked_example_adds_a_source_without_code(tmp_path):
@@ -47,7 +46,7 @@ def test_the_worked_example_adds_a_source_without_code(tmp_path):
     assert [c[0] for c in commands[:3]] == ["cp", "cp", "cat"]
     # the user's clone: the example folder, and a demo built where the README builds it
     shutil.copytree(ROOT / "examples", tmp_path / "examples")
-    demo = run([THREADLINE, "demo", "--out", "threadline-demo", "--json"], tmp_path)
+    demo = threadline("demo", "--out", "threadline-demo", "--json", cwd=tmp_path)
     assert demo.returncode == 0, demo.stderr
 
     outputs = []
@@ -57,8 +56,7 @@ def test_the_worked_example_adds_a_source_without_code(tmp_path):
         outputs.append(done.stdout)
 
     config = tmp_path / "threadline-demo" / "threadline.yaml"
-    synced = subprocess.run([THREADLINE, "--config", str(config), "runs", "list", "--json", "--limit", "2"],
-                            capture_output=True, text=True, check=True)
+    synced = threadline("--config", config, "runs", "list", "--json", "--limit", "2")
     sync_run = json.loads(synced.stdout)[1]
     assert sync_run["command"] == "sync"
     stream = next(s for s in sync_run["streams"] if s["source"] == "facility_cmms")
@@ -81,11 +79,9 @@ def test_the_worked_example_adds_a_source_without_code(tmp_path):
     assert rows["FP-000103"]["finish_date"] is None  # 01.01.1900 means not finished
     assert rows["FP-000106"]["status"] == "cancelled"
 
-    exceptions = subprocess.run([THREADLINE, "--config", str(config), "exceptions", "list", "--rule", "LNK-002",
-                                 "--json"], capture_output=True, text=True, check=True)
+    exceptions = threadline("--config", config, "exceptions", "list", "--rule", "LNK-002", "--json")
     facility = [e for e in json.loads(exceptions.stdout) if "facility_cmms" in json.dumps(e)]
     assert len(facility) == 1 and "FP-000104" in json.dumps(facility[0]) and "PO-0009999" in json.dumps(facility[0])
-    quarantined = subprocess.run([THREADLINE, "--config", str(config), "quarantine", "list", "--source",
-                                  "facility_cmms", "--json"], capture_output=True, text=True, check=True)
+    quarantined = threadline("--config", config, "quarantine", "list", "--source", "facility_cmms", "--json")
     (only,) = json.loads(quarantined.stdout)
     assert only["source_key"] == "FP-000107" and only["field"] == "created_date"

@@ -99,3 +99,57 @@ def test_rebatch_cuts_exact_batches_and_keeps_every_row():
     assert pa.concat_tables(batches)["n"].to_pylist() == list(range(35))
     clash = [pa.table({"d": pa.array([None, None], pa.string())}), pa.table({"d": pa.array([1.5])})]
     assert sum(b.num_rows for b in rebatch(clash, 100)) == 3
+
+
+def _one_path_at_a_time(root, steps, file_name):
+    """The reference: each record path walked on its own, ancestors flattened without the next step."""
+    from connectors.b2mml import _local, flatten_element
+
+    out = []
+    root_columns = {f"{_local(root.tag)}.{k}": v for k, v in flatten_element(root, steps[0]).items()}
+
+    def walk(parent, depth, context):
+        for element in parent:
+            if _local(element.tag) != steps[depth]:
+                continue
+            skip = steps[depth + 1] if depth + 1 < len(steps) else None
+            columns = flatten_element(element, skip)
+            if skip is None:
+                out.append({**context, **columns, "_file": file_name})
+            else:
+                walk(element, depth + 1, {**context, **{f"{steps[depth]}.{k}": v for k, v in columns.items()}})
+
+    walk(root, 0, root_columns)
+    return out
+
+
+def test_one_walk_for_every_stream_gives_each_stream_its_records(tmp_path):
+    from lxml import etree
+
+    from connectors.b2mml import records_by_path
+
+    doc = DOC.replace("</OperationsRequest>", "</OperationsRequest>" + DOC[DOC.index("<OperationsRequest>"):
+                                                                              DOC.index("</OperationsSchedule>")]
+                      .replace("MO-26-000123", "MO-26-000124").replace("<ID>30</ID>", "<ID>40</ID>"), 1)
+    root = etree.fromstring(doc.encode())
+    paths = [("OperationsRequest",), ("OperationsRequest", "SegmentRequirement"),
+             ("OperationsRequest", "SegmentRequirement", "MaterialRequirement"), ("OperationsRequest", "HierarchyScope")]
+    together = records_by_path(root, paths, "f.xml")
+    for steps in paths:
+        assert together[steps] == _one_path_at_a_time(root, list(steps), "f.xml"), steps
+    assert [r["OperationsRequest.ID"] for r in together[paths[2]]] == ["MO-26-000123", "MO-26-000124"]
+    # a path whose last step is a group of leaves: the ancestor's dotted columns are left out below it
+    assert "OperationsRequest.HierarchyScope.EquipmentID" not in together[paths[3]][0]
+
+
+def test_a_run_parses_each_file_once_for_all_its_streams(tmp_path):
+    (tmp_path / "OPS-0001.xml").write_text(DOC)
+    connector = B2mmlConnector("mes", {"path": str(tmp_path)})
+    streams = [B2mmlStream(name=n, mapping="x.yaml", records=r) for n, r in (
+        ("wo", "OperationsRequest"), ("ops", "OperationsRequest/SegmentRequirement"),
+        ("mat", "OperationsRequest/SegmentRequirement/MaterialRequirement"))]
+    connector.open_inbox(streams, {}, {})
+    rows = {s.name: [r for b in connector.read(s, None) for r in b.to_pylist()] for s in streams}
+    assert connector.parses == 1
+    assert [len(rows[n]) for n in ("wo", "ops", "mat")] == [1, 1, 1]
+    assert rows["mat"][0]["SegmentRequirement.ID"] == "30"
