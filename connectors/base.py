@@ -64,6 +64,23 @@ class StyledPaging(StrictModel):
                              f"it uses {', '.join(sorted(uses))}")
         return self
 
+    def page_request(self, params: Mapping[str, Any], *, offset: int, cursor: Any, number: int
+                     ) -> tuple[dict[str, Any], str]:
+        """The parameters of one page's request and how messages name the page.
+
+        ``offset`` is the first row (offset style); ``cursor`` the key or token the previous page gave
+        (other styles; None for the first page).
+        """
+        page = dict(params)
+        if self.style != "none" and self.limit_param:
+            page[self.limit_param] = self.page_size
+        if self.style == "offset":
+            page[self.offset_param] = offset
+            return page, f"the page at offset {offset}"
+        if cursor is not None:
+            page[getattr(self, "key_param", None) or self.token_param] = cursor
+        return page, f"page {number}"
+
 
 class StreamSettings(StrictModel):
     """Settings every stream has, whatever the protocol."""

@@ -6,6 +6,13 @@ later) or ``fail`` (fatal: fix something first). Connectors classify through her
 
 from __future__ import annotations
 
+import logging
+from collections.abc import Callable
+from typing import TypeVar
+
+log = logging.getLogger(__name__)
+T = TypeVar("T")
+
 RETRY = "retry"
 FAIL = "fail"
 
@@ -51,3 +58,39 @@ def classify(kind: str, code: str | int | None) -> str:
 
 def is_retryable(kind: str, code: str | int | None) -> bool:
     return classify(kind, code) == RETRY
+
+
+def with_retries(action: Callable[[], T], *, where: str, which: str, retries: int, wait: Callable,
+                 keep_trying: Callable[[], bool] | None = None) -> T:
+    """Run ``action``, retrying a transient ``ConnectorError`` up to ``retries`` times with ``wait``
+    (a tenacity wait) between attempts, each retry logged with ``where`` and ``which``.
+
+    The error raised when the attempts are used up carries ``attempts`` (how many were made), and
+    a transient one says it gave up and which setting to raise. ``keep_trying`` stops the retries
+    of work that is no longer wanted (a page read ahead).
+    """
+    from tenacity import Retrying, retry_if_exception, stop_after_attempt
+
+    from connectors.base import ConnectorError
+
+    attempts = retries + 1
+
+    def log_retry(state) -> None:
+        log.warning("%s: %s failed (attempt %d of %d), retrying in %.2fs: %s", where, which,
+                    state.attempt_number, attempts, state.next_action.sleep if state.next_action else 0.0,
+                    state.outcome.exception())
+
+    retrying = Retrying(
+        stop=stop_after_attempt(attempts), wait=wait,
+        retry=retry_if_exception(lambda exc: isinstance(exc, ConnectorError) and exc.transient
+                                 and (keep_trying is None or keep_trying())),
+        before_sleep=log_retry, reraise=True)
+    try:
+        return retrying(action)
+    except ConnectorError as exc:
+        made = retrying.statistics.get("attempt_number", 1)
+        exc.attempts = made
+        if exc.transient:
+            exc.args = (f"{exc.args[0]}; gave up on {which} after {made} attempt(s) "
+                        f"(connection.retries is {retries})",)
+        raise

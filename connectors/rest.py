@@ -52,7 +52,7 @@ from pydantic import Field, field_validator, model_validator
 
 from connectors.base import (Connector, ConnectorError, StreamSettings, StrictModel, StyledPaging,
                              secret_from_env)
-from connectors.faults import is_retryable
+from connectors.faults import is_retryable, with_retries
 from connectors.records import dicts_to_table, rebatch
 
 log = logging.getLogger(__name__)
@@ -460,38 +460,19 @@ class RestConnector(Connector):
         return RestHttpError(message, http_status=status, transient=transient, retry_after=retry_after)
 
     def _with_retries(self, stream: RestStream, which: str, action: Callable[[], T]) -> T:
-        """Run one page's request, retrying transient failures: a Retry-After is waited out (capped),
-        anything else backs off exponentially. The raised error carries ``attempts``."""
-        from tenacity import Retrying, retry_if_exception, stop_after_attempt, wait_exponential
+        """Run one page's request, retrying transient failures (``connectors.faults.with_retries``): a
+        Retry-After is waited out (capped by ``max_retry_after_seconds``), anything else backs off
+        exponentially."""
+        from tenacity import wait_exponential
 
         settings = self.settings
         backoff = wait_exponential(multiplier=settings.backoff_seconds, max=settings.backoff_max_seconds)
 
         def wait(state) -> float:
-            error = state.outcome.exception()
-            asked = getattr(error, "retry_after", None)
-            if asked is not None:
-                return min(asked, settings.max_retry_after_seconds)
-            return backoff(state)
+            asked = getattr(state.outcome.exception(), "retry_after", None)
+            return backoff(state) if asked is None else min(asked, settings.max_retry_after_seconds)
 
-        def log_retry(state) -> None:
-            log.warning("%s: %s failed (attempt %d of %d), retrying in %.2fs: %s",
-                        self.where(stream), which, state.attempt_number, attempts,
-                        state.next_action.sleep if state.next_action else 0.0, state.outcome.exception())
-
-        attempts = settings.retries + 1
-        retrying = Retrying(stop=stop_after_attempt(attempts), wait=wait,
-                            retry=retry_if_exception(lambda exc: isinstance(exc, ConnectorError) and exc.transient),
-                            before_sleep=log_retry, reraise=True)
-        try:
-            return retrying(action)
-        except ConnectorError as exc:
-            made = retrying.statistics.get("attempt_number", 1)
-            exc.attempts = made
-            if exc.transient:
-                exc.args = (f"{exc.args[0]}; gave up on {which} after {made} attempt(s) "
-                            f"(connection.retries is {settings.retries})",)
-            raise
+        return with_retries(action, where=self.where(stream), which=which, retries=settings.retries, wait=wait)
 
     # ---- reading -------------------------------------------------------------------------------
 
@@ -546,16 +527,7 @@ class RestConnector(Connector):
         paging = stream.paging
         offset, token, seen, number = paging.start, None, set(), 1
         while True:
-            page_params = dict(params)
-            if paging.style != "none" and paging.limit_param:
-                page_params[paging.limit_param] = paging.page_size
-            if paging.style == "offset":
-                page_params[paging.offset_param] = offset
-                which = f"the page at offset {offset}"
-            else:
-                if token is not None:
-                    page_params[paging.token_param] = token
-                which = f"page {number}"
+            page_params, which = paging.page_request(params, offset=offset, cursor=token, number=number)
             page = self._with_retries(stream, which, lambda: self._page(stream, page_params, which))
             if page.table is not None and page.table.num_rows:
                 yield page.table

@@ -38,7 +38,7 @@ import pyarrow as pa
 from pydantic import Field, field_validator, model_validator
 
 from connectors.base import Connector, ConnectorError, StreamSettings, StrictModel, StyledPaging
-from connectors.faults import is_retryable
+from connectors.faults import is_retryable, with_retries
 from connectors.records import dicts_to_table, flatten_nested, rebatch
 from connectors.soap_fast import (FastPathUnsupported, ResponseIsFault, RecordPlan, parse_response, plan_records,
                                   simple_content_type)
@@ -490,16 +490,7 @@ class SoapConnector(Connector):
             return
         offset, cursor, seen, number = paging.start, None, set(), 1
         while True:
-            page_params = dict(params)
-            if paging.style != "none" and paging.limit_param:
-                page_params[paging.limit_param] = paging.page_size
-            if paging.style == "offset":
-                page_params[paging.offset_param] = offset
-                which = f"the page at offset {offset}"
-            else:
-                if cursor is not None:
-                    page_params[paging.key_param or paging.token_param] = cursor
-                which = f"page {number}"
+            page_params, which = paging.page_request(params, offset=offset, cursor=cursor, number=number)
             page = self._with_retries(stream, which, lambda: self._page(service, stream, page_params, plan))
             if page.table is not None:
                 yield page.table
@@ -632,34 +623,15 @@ class SoapConnector(Connector):
 
     def _with_retries(self, stream: SoapStream, which: str, action: Callable[[], T],
                       keep_trying: Callable[[], bool] | None = None) -> T:
-        """Run one page's request, retrying transient failures with capped exponential backoff.
+        """Run one page's request, retrying transient failures with capped exponential backoff
+        (``connectors.faults.with_retries``); ``keep_trying`` stops the retries of a page read ahead
+        that is no longer wanted."""
+        from tenacity import wait_exponential
 
-        The error raised when the page cannot be had carries ``attempts`` (how many were made).
-        ``keep_trying`` stops the retries of a page read ahead that is no longer wanted.
-        """
-        from tenacity import Retrying, retry_if_exception, stop_after_attempt, wait_exponential
-
-        def log_retry(state) -> None:
-            log.warning("%s: %s failed (attempt %d of %d), retrying in %.2fs: %s",
-                        self.where(stream), which, state.attempt_number, attempts,
-                        state.next_action.sleep if state.next_action else 0.0, state.outcome.exception())
-
-        attempts = self.settings.retries + 1
-        retrying = Retrying(
-            stop=stop_after_attempt(attempts),
-            wait=wait_exponential(multiplier=self.settings.backoff_seconds, max=self.settings.backoff_max_seconds),
-            retry=retry_if_exception(lambda exc: isinstance(exc, ConnectorError) and exc.transient
-                                     and (keep_trying is None or keep_trying())),
-            before_sleep=log_retry, reraise=True)
-        try:
-            return retrying(action)
-        except ConnectorError as exc:
-            made = retrying.statistics.get("attempt_number", 1)
-            exc.attempts = made
-            if exc.transient:
-                exc.args = (f"{exc.args[0]}; gave up on {which} after {made} attempt(s) "
-                            f"(connection.retries is {self.settings.retries})",)
-            raise
+        return with_retries(action, where=self.where(stream), which=which, retries=self.settings.retries,
+                            wait=wait_exponential(multiplier=self.settings.backoff_seconds,
+                                                  max=self.settings.backoff_max_seconds),
+                            keep_trying=keep_trying)
 
     def _call(self, stream: SoapStream, action: Callable[[], T]) -> T:
         """Run a zeep call, turning its failures into ConnectorErrors that say transient or fatal."""
