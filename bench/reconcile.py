@@ -1,0 +1,185 @@
+"""Benchmark: the reconcile stage (every rule and the cost roll-up) over large canonical frames.
+
+Builds, in memory and column-wise, ``--wos`` work orders (default 1,000,000) with three operations
+each (a tenth of them outside processing), ``2 x wos`` PO lines (a third linked to an operation from
+the PO side, a sixth from the operation side, some dangling), receipts for 70% and invoices for 50%
+of the lines, one labour entry and one material issue per work order, and a month of FX rates.
+Then it times ``reconciliation.reconcile`` in a fresh process per run and prints seconds, peak RSS
+and findings per rule. The issue's target: at most 20 s and 4 GB for 1M / 3M / 2M.
+
+    .venv/bin/python bench/reconcile.py
+    .venv/bin/python bench/reconcile.py --wos 100000 --repeat 1
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import resource
+import subprocess
+import sys
+import time
+from datetime import date
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parents[1]
+
+
+def canonical_frames(n_wo: int, seed: int = 3) -> dict:
+    """Canonical frames of a synthetic plant with ``n_wo`` work orders (see the module docstring)."""
+    import numpy as np
+    import pandas as pd
+
+    from reconciliation.frames import canonical_frame, column_types
+
+    rng = np.random.default_rng(seed)
+    day0 = np.datetime64("2026-01-01")
+
+    def days(n, low=0, high=180):
+        return (day0 + rng.integers(low, high, size=n).astype("timedelta64[D]")).astype("datetime64[us]")
+
+    def text(values):
+        return pd.array(np.asarray(values).astype(str), dtype=pd.StringDtype("pyarrow"))
+
+    def frame(entity, columns, n):
+        unknown = set(columns) - set(column_types(entity))
+        assert not unknown, f"{entity} has no column(s) {sorted(unknown)}"
+        full = {name: columns.get(name, pd.Series([None] * n, dtype=object) if t == "text" else
+                                     pd.Series([np.nan] * n) if t in ("decimal", "int") else
+                                     pd.Series([pd.NaT] * n, dtype="datetime64[us]") if t in ("date", "datetime") else
+                                     pd.Series([pd.NA] * n, dtype="boolean"))
+                for name, t in column_types(entity).items()}
+        return canonical_frame(pd.DataFrame(full), entity)
+
+    sites = np.where(rng.random(n_wo) < 0.5, "NORTH", "SOUTH")
+    wo_no = np.char.add("WO", np.arange(n_wo).astype(str))
+    closed = rng.random(n_wo) < 0.6
+    work_orders = frame("work_order", {
+        "wo_number": text(wo_no), "kind": text(np.where(rng.random(n_wo) < 0.5, "maintenance", "production")),
+        "site": text(sites), "status": text(np.where(closed, "closed", "released")),
+        "created_date": days(n_wo), "closed_date": pd.Series(days(n_wo, 180, 200)).where(closed),
+        "estimate_labour": rng.uniform(100, 5000, n_wo), "currency": text(np.full(n_wo, "USD")),
+        "inspection_required": pd.array(rng.random(n_wo) < 0.1, dtype="boolean"),
+        "inspection_signed_off": pd.array(rng.random(n_wo) < 0.95, dtype="boolean"),
+        "source_system": text(np.full(n_wo, "cmms")), "source_key": text(wo_no)}, n_wo)
+
+    n_op = 3 * n_wo
+    op_wo = np.repeat(np.arange(n_wo), 3)
+    op_seq = np.tile(np.array(["10", "20", "30"]), n_wo)
+    osp = rng.random(n_op) < 0.1
+    n_line = 2 * n_wo
+    line_wo = rng.integers(0, n_wo, size=n_line)
+    po_no = np.char.add("PO", (np.arange(n_line) // 2).astype(str))
+    line_no = (np.arange(n_line) % 2 + 1).astype(str)
+    linked_from_po = rng.random(n_line) < 1 / 3
+    dangling = rng.random(n_line) < 0.001
+    wo_ref = np.where(dangling, "WO-NOPE", wo_no[line_wo])
+    # an operation names a PO line for a sixth of the operations
+    named = rng.random(n_op) < 1 / 6
+    # ... a line of its own site (a line of another site would be a dangling reference)
+    lines_of_site = {site: np.flatnonzero(sites[line_wo] == site) for site in ("NORTH", "SOUTH")}
+    named_line = np.empty(n_op, dtype=np.int64)
+    for site, lines in lines_of_site.items():
+        here = sites[op_wo] == site
+        named_line[here] = lines[rng.integers(0, len(lines), size=int(here.sum()))]
+    operations = frame("wo_operation", {
+        "wo_number": text(wo_no[op_wo]), "op_seq": text(op_seq), "site": text(sites[op_wo]),
+        "is_outside_processing": pd.array(osp, dtype="boolean"),
+        "process": text(np.where(osp, "heat_treat", "machining")), "qty": rng.uniform(1, 50, n_op),
+        "status": text(np.where(rng.random(n_op) < 0.5, "completed", "released")),
+        "po_ref": pd.Series(text(po_no[named_line])).where(named),
+        "po_line_ref": pd.Series(text(line_no[named_line])).where(named),
+        "source_system": text(np.full(n_op, "cmms")), "source_key": text(np.char.add(wo_no[op_wo], op_seq))}, n_op)
+    po_lines = frame("po_line", {
+        "po_number": text(po_no), "line_number": text(line_no), "site": text(sites[line_wo]),
+        "qty_ordered": rng.integers(1, 100, n_line).astype(float), "unit_price": rng.uniform(1, 900, n_line),
+        "currency": text(np.where(rng.random(n_line) < 0.8, "USD", "EUR")), "need_by_date": days(n_line),
+        "wo_ref": pd.Series(text(wo_ref)).where(linked_from_po),
+        "op_ref": pd.Series(text(op_seq[rng.integers(0, 3, n_line)])).where(linked_from_po),
+        "is_service": pd.array(rng.random(n_line) < 0.3, dtype="boolean"),
+        "status": text(np.where(rng.random(n_line) < 0.7, "received", "open")),
+        "source_system": text(np.full(n_line, "erp")), "source_key": text(np.char.add(po_no, line_no))}, n_line)
+
+    received = np.flatnonzero(rng.random(n_line) < 0.7)
+    receipts = frame("receipt", {
+        "receipt_id": text(np.char.add("R", received.astype(str))), "po_number": text(po_no[received]),
+        "line_number": text(line_no[received]), "site": text(sites[line_wo[received]]),
+        "qty": po_lines["qty_ordered"].to_numpy()[received], "receipt_date": days(len(received)),
+        "source_system": text(np.full(len(received), "erp")),
+        "source_key": text(np.char.add("R", received.astype(str)))}, len(received))
+    invoiced = received[rng.random(len(received)) < 0.7]
+    invoices = frame("invoice_line", {
+        "invoice_number": text(np.char.add("INV", invoiced.astype(str))), "invoice_line": text(np.full(len(invoiced), "1")),
+        "po_number": text(po_no[invoiced]), "line_number": text(line_no[invoiced]),
+        "site": text(sites[line_wo[invoiced]]),
+        "amount": (po_lines["qty_ordered"] * po_lines["unit_price"]).to_numpy()[invoiced],
+        "currency": po_lines["currency"].to_numpy()[invoiced], "invoice_date": days(len(invoiced)),
+        "source_system": text(np.full(len(invoiced), "erp")),
+        "source_key": text(np.char.add("INV", invoiced.astype(str)))}, len(invoiced))
+    labour = frame("labour_entry", {
+        "entry_id": text(np.char.add("L", wo_no)), "wo_number": text(wo_no), "op_seq": text(np.full(n_wo, "10")),
+        "site": text(sites), "hours": rng.uniform(0.5, 12, n_wo), "rate": np.full(n_wo, 65.0),
+        "currency": text(np.full(n_wo, "USD")), "entry_date": days(n_wo),
+        "source_system": text(np.full(n_wo, "cmms")), "source_key": text(np.char.add("L", wo_no))}, n_wo)
+    material = frame("material_issue", {
+        "issue_id": text(np.char.add("M", wo_no)), "wo_number": text(wo_no), "op_seq": text(np.full(n_wo, "20")),
+        "site": text(sites), "item_number": text(np.char.add("ITEM", rng.integers(0, 5000, n_wo).astype(str))),
+        "qty": rng.uniform(1, 20, n_wo), "unit_cost": rng.uniform(1, 200, n_wo), "currency": text(np.full(n_wo, "USD")),
+        "issue_date": days(n_wo), "source_system": text(np.full(n_wo, "cmms")),
+        "source_key": text(np.char.add("M", wo_no))}, n_wo)
+    fx_days = pd.date_range("2025-12-01", "2026-12-31", freq="D")
+    fx = frame("fx_rate", {
+        "from_currency": text(np.full(len(fx_days), "EUR")), "to_currency": text(np.full(len(fx_days), "USD")),
+        "effective_date": fx_days.to_numpy().astype("datetime64[us]"), "rate": rng.uniform(1.05, 1.15, len(fx_days)),
+        "source_system": text(np.full(len(fx_days), "erp")), "source_key": text(fx_days.strftime("%Y%m%d"))},
+        len(fx_days))
+    return {"work_order": work_orders, "wo_operation": operations, "po_line": po_lines, "receipt": receipts,
+            "invoice_line": invoices, "labour_entry": labour, "material_issue": material, "fx_rate": fx}
+
+
+def measure(n_wo: int) -> dict:
+    """Build the frames, then time one reconcile; runs in its own process (see ``main``)."""
+    from reconciliation.engine import ReconcileSettings, reconcile
+
+    started = time.perf_counter()
+    frames = canonical_frames(n_wo)
+    built = time.perf_counter() - started
+    rss_frames = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    started = time.perf_counter()
+    result = reconcile(frames, ReconcileSettings(as_of=date(2026, 6, 30), reporting_currency="USD"))
+    seconds = time.perf_counter() - started
+    return {"work_orders": n_wo, "operations": len(frames["wo_operation"]), "po_lines": len(frames["po_line"]),
+            "build_seconds": round(built, 2), "reconcile_seconds": round(seconds, 2),
+            "peak_rss_mb_frames": round(rss_frames), "peak_rss_mb": round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024),
+            "findings": result.findings["rule_id"].value_counts().sort_index().to_dict(),
+            "rollup_rows": len(result.rollup)}
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--wos", type=int, default=1_000_000, help="work orders (operations 3x, PO lines 2x)")
+    parser.add_argument("--repeat", type=int, default=3, help="runs; the fastest counts")
+    parser.add_argument("--json", type=Path, help="write the results here too")
+    parser.add_argument("--child", action="store_true", help=argparse.SUPPRESS)
+    args = parser.parse_args()
+    if args.child:
+        print(json.dumps(measure(args.wos)))
+        return
+    runs = []
+    for _ in range(args.repeat):
+        done = subprocess.run([sys.executable, __file__, "--child", "--wos", str(args.wos)], capture_output=True,
+                              text=True, check=True, cwd=REPO)
+        runs.append(json.loads(done.stdout.strip().splitlines()[-1]))
+    best = min(runs, key=lambda r: r["reconcile_seconds"])
+    print(f"{best['work_orders']:,} WOs, {best['operations']:,} operations, {best['po_lines']:,} PO lines: "
+          f"reconcile {best['reconcile_seconds']:.2f} s (frames built in {best['build_seconds']:.1f} s), peak RSS "
+          f"{best['peak_rss_mb']:,} MB ({best['peak_rss_mb_frames']:,} MB after building the frames); "
+          f"roll-up rows {best['rollup_rows']:,}")
+    print("findings per rule:", ", ".join(f"{k} {v:,}" for k, v in best["findings"].items()))
+    if args.json:
+        args.json.write_text(json.dumps(runs, indent=2))
+
+
+if __name__ == "__main__":
+    sys.path.insert(0, str(REPO))
+    main()
