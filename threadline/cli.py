@@ -10,6 +10,7 @@ from __future__ import annotations
 import json
 import os
 import sys
+from datetime import datetime
 from pathlib import Path
 from typing import Any, Optional
 
@@ -354,30 +355,169 @@ def rules_list(as_json: bool = JsonOption):
                            r["enabled"]] for r in rows]))
 
 
+ActorOption = typer.Option(None, "--actor", help="who acts (default: $THREADLINE_ACTOR, then the OS user)")
+ExceptionIds = typer.Argument(..., help="one or more exception ids (EX-...)")
+
+
+def _steward_warehouse():
+    """The warehouse, refusing a schema older than the code (steward columns would be missing)."""
+    from threadline.errors import FatalError
+    from threadline.warehouse.db import current_revision, head_revision, is_current
+
+    _, warehouse = _warehouse()
+    if not is_current(warehouse.engine):
+        raise FatalError(f"the warehouse schema is at revision {current_revision(warehouse.engine)}, this threadline "
+                         f"needs {head_revision()}: run `threadline db upgrade` first")
+    return warehouse
+
+
+def _steward_action(do, as_json: bool) -> None:
+    """Run a steward action; a refused one is one message and exit code 1, with nothing changed."""
+    from threadline.exceptions import ExceptionActionError
+
+    try:
+        changes = do(_steward_warehouse())
+    except ExceptionActionError as exc:
+        err_console.print(Text("error: ", style="red") + Text(str(exc)), highlight=False)
+        raise typer.Exit(1)
+    changes = changes if isinstance(changes, list) else [changes]
+    if as_json:
+        _print_json([c.as_dict() for c in changes])
+        return
+    for c in changes:
+        move = c.to_status if c.from_status == c.to_status else f"{c.from_status} -> {c.to_status}"
+        console.print(f"{c.exception_id}: {c.action} ({move}) by {c.actor}: {c.reason}", highlight=False)
+
+
 @exceptions_app.command("list")
 def exceptions_list(rule: Optional[str] = typer.Option(None, help="rule id, e.g. LNK-001"),
                     severity: Optional[str] = typer.Option(None, help="error, warning or info"),
                     status: Optional[str] = typer.Option(None, help="open, acknowledged, resolved or waived"),
                     site: Optional[str] = typer.Option(None),
+                    assignee: Optional[str] = typer.Option(None, help="only exceptions assigned to this user"),
+                    older_than: Optional[int] = typer.Option(None, "--older-than", min=0, metavar="DAYS",
+                                                             help="first seen at least DAYS days ago"),
+                    newer_than: Optional[int] = typer.Option(None, "--newer-than", min=0, metavar="DAYS",
+                                                             help="first seen less than DAYS days ago"),
                     limit: int = typer.Option(200, help="rows to show (0 = all)"),
                     as_json: bool = JsonOption):
-    """Exceptions with their status, newest first."""
-    from threadline.warehouse import schema
+    """Exceptions with their status and assignee, by rule and id."""
+    from threadline.exceptions import ExceptionActionError, find_exceptions, records
 
-    _, warehouse = _warehouse()
-    t = schema.exception
-    where = [c for c, v in ((t.c.rule_id == rule, rule), (t.c.severity == severity, severity),
-                            (t.c.status == status, status), (t.c.site == site, site)) if v]
-    frame = warehouse.read_table(t, *where, order_by=[t.c.rule_id, t.c.exception_id], limit=limit or None)
+    warehouse = _steward_warehouse()
+    try:
+        frame = find_exceptions(warehouse, rule=rule, severity=severity, status=status, site=site, assignee=assignee,
+                                older_than_days=older_than, newer_than_days=newer_than, limit=limit or None)
+    except ExceptionActionError as exc:
+        err_console.print(Text("error: ", style="red") + Text(str(exc)), highlight=False)
+        raise typer.Exit(1)
     if as_json:
-        records = _frame_records(frame)
-        for r in records:
-            r["evidence"] = json.loads(r["evidence"]) if r.get("evidence") else None
-        _print_json(records)
+        _print_json(records(frame))
         return
-    console.print(_table(f"Exceptions ({len(frame)})", ["id", "rule", "sev", "site", "status", "summary"],
-                         [[r.exception_id, r.rule_id, r.severity, r.site, r.status, r.summary]
+    console.print(_table(f"Exceptions ({len(frame)})", ["id", "rule", "sev", "site", "status", "assignee", "age (d)",
+                                                        "summary"],
+                         [[r.exception_id, r.rule_id, r.severity, r.site, r.status, r.assignee, r.age_days, r.summary]
                           for r in frame.itertuples()]))
+
+
+@exceptions_app.command("show")
+def exceptions_show(exception_id: str = typer.Argument(..., help="the exception id (EX-...)"),
+                    as_json: bool = JsonOption):
+    """One exception: what was found, its evidence and every change to it."""
+    from threadline.exceptions import ExceptionActionError, exception_history
+
+    try:
+        exception, events = exception_history(_steward_warehouse(), exception_id)
+    except ExceptionActionError as exc:
+        err_console.print(Text("error: ", style="red") + Text(str(exc)), highlight=False)
+        raise typer.Exit(1)
+    if as_json:
+        _print_json({"exception": exception, "events": events})
+        return
+    console.print(f"[bold]{exception['exception_id']}[/bold] {exception['rule_id']} ({exception['severity']}) "
+                  f"[bold]{exception['status']}[/bold]", highlight=False)
+    console.print(exception["summary"], highlight=False)
+    fields = ["site", "subject_entity", "subject_source_system", "subject_source_key", "wo_number", "op_seq",
+              "po_number", "line_number", "assignee", "resolution", "resolution_note", "waiver_justification",
+              "waiver_until", "first_seen_run", "first_seen_at", "last_seen_run", "last_seen_at", "status_changed_at"]
+    console.print(_table("", ["field", "value"], [[f, exception[f]] for f in fields if exception.get(f) is not None]))
+    console.print("[bold]evidence[/bold]")
+    if exception["evidence"] is None:
+        console.print("(none)")
+    else:
+        console.print_json(data=exception["evidence"])
+    console.print(_table(f"History ({len(events)} events)", ["at", "actor", "action", "from", "to", "why", "run"],
+                         [[e["at"], e["actor"], e["action"] or "run", e["from_status"] or "", e["to_status"],
+                           e["reason"], e["run_id"]] for e in events]))
+
+
+@exceptions_app.command("ack")
+def exceptions_ack(exception_ids: list[str] = ExceptionIds,
+                   note: Optional[str] = typer.Option(None, help="why, or what happens next"),
+                   actor: Optional[str] = ActorOption, as_json: bool = JsonOption):
+    """Acknowledge open exceptions: seen, and being worked on."""
+    from threadline.exceptions import acknowledge
+
+    _steward_action(lambda w: acknowledge(w, exception_ids, actor=actor, note=note), as_json)
+
+
+@exceptions_app.command("assign")
+def exceptions_assign(exception_ids: list[str] = ExceptionIds,
+                      to: Optional[str] = typer.Option(None, "--to", help="the user who takes them"),
+                      clear: bool = typer.Option(False, "--clear", help="take the assignment away"),
+                      actor: Optional[str] = ActorOption, as_json: bool = JsonOption):
+    """Assign exceptions to a user (or --clear the assignment); the status stays as it is."""
+    from threadline.exceptions import assign
+
+    if (to is None) == (not clear):
+        raise typer.BadParameter("give either --to USER or --clear")
+    _steward_action(lambda w: assign(w, exception_ids, None if clear else to, actor=actor), as_json)
+
+
+@exceptions_app.command("comment")
+def exceptions_comment(exception_id: str = typer.Argument(..., help="the exception id (EX-...)"),
+                       text: str = typer.Argument(..., help="the comment"),
+                       actor: Optional[str] = ActorOption, as_json: bool = JsonOption):
+    """Add a comment to an exception's history."""
+    from threadline.exceptions import comment
+
+    _steward_action(lambda w: comment(w, exception_id, text, actor=actor), as_json)
+
+
+@exceptions_app.command("resolve")
+def exceptions_resolve(exception_ids: list[str] = ExceptionIds,
+                       reason: str = typer.Option(..., "--reason", help="fixed_in_source, linked, duplicate or "
+                                                                        "not_an_issue"),
+                       note: Optional[str] = typer.Option(None, help="what was done, in words"),
+                       actor: Optional[str] = ActorOption, as_json: bool = JsonOption):
+    """Resolve exceptions with a reason code; a run that finds one again reopens it."""
+    from threadline.exceptions import resolve
+
+    _steward_action(lambda w: resolve(w, exception_ids, reason, note=note, actor=actor), as_json)
+
+
+@exceptions_app.command("waive")
+def exceptions_waive(exception_ids: list[str] = ExceptionIds,
+                     justification: str = typer.Option(..., "--justification", help="why the exception is accepted"),
+                     until: datetime = typer.Option(..., "--until", formats=["%Y-%m-%d"],
+                                                    help="last day the waiver holds (YYYY-MM-DD, at most 365 "
+                                                         "days ahead)"),
+                     actor: Optional[str] = ActorOption, as_json: bool = JsonOption):
+    """Waive exceptions until a date; a run reopens them when the evidence changes or the waiver expires."""
+    from threadline.exceptions import waive
+
+    _steward_action(lambda w: waive(w, exception_ids, justification=justification, until=until.date(), actor=actor),
+                    as_json)
+
+
+@exceptions_app.command("reopen")
+def exceptions_reopen(exception_ids: list[str] = ExceptionIds,
+                      reason: str = typer.Option(..., "--reason", help="why it needs looking at again"),
+                      actor: Optional[str] = ActorOption, as_json: bool = JsonOption):
+    """Reopen acknowledged, resolved or waived exceptions."""
+    from threadline.exceptions import reopen
+
+    _steward_action(lambda w: reopen(w, exception_ids, reason=reason, actor=actor), as_json)
 
 
 @quarantine_app.command("list")

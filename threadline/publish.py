@@ -2,15 +2,16 @@
 
 An exception's id is a hash of its rule and subject, so a re-run updates it instead of adding a
 copy. New findings open; a resolved exception that is found again reopens; a waived one whose
-evidence changed reopens; an open or acknowledged one that is no longer found is resolved as
-"cleared by data". Every status change is an append-only event.
+evidence changed or whose waiver expired (the day after ``waiver_until``) reopens; an open or
+acknowledged one, or one whose waiver expired, that is no longer found is resolved as "cleared by
+data". Every status change is an append-only event.
 """
 
 from __future__ import annotations
 
 import hashlib
 from collections.abc import Iterable
-from datetime import date
+from datetime import date, datetime
 
 import pandas as pd
 
@@ -18,10 +19,18 @@ from threadline.warehouse import schema
 from threadline.warehouse.store import Warehouse, insert_rows, upsert, utcnow
 
 SYSTEM_ACTOR = "threadline"
+#: what a steward set (threadline.exceptions); a re-run keeps it, a reopen clears all but the assignee
+STEWARD_COLUMNS = ("status", "resolution", "resolution_note", "waiver_justification", "waiver_until", "assignee")
+_CLEARED_ON_REOPEN = ["resolution", "resolution_note", "waiver_justification", "waiver_until"]
 
 
 def _evidence_hash(evidence: pd.Series) -> pd.Series:
     return evidence.fillna("").map(lambda e: hashlib.sha1(e.encode()).hexdigest()[:16])
+
+
+def waiver_expired(waiver_until: pd.Series, now: datetime) -> pd.Series:
+    """Whether each waiver has run out at ``now``: it holds through its ``waiver_until`` day (UTC)."""
+    return pd.to_datetime(waiver_until, errors="coerce").lt(pd.Timestamp(now.date()))  # no waiver: NaT, False
 
 
 def publish_exceptions(warehouse: Warehouse, findings: pd.DataFrame, *, run_id: str,
@@ -40,7 +49,8 @@ def publish_exceptions(warehouse: Warehouse, findings: pd.DataFrame, *, run_id: 
 
     rows, events = [], []
     # new findings open
-    new = found.loc[~is_known].assign(status="open", resolution=None, assignee=None, first_seen_run=run_id,
+    new = found.loc[~is_known].assign(status="open", resolution=None, resolution_note=None, waiver_justification=None,
+                                      waiver_until=None, assignee=None, first_seen_run=run_id,
                                       first_seen_at=now, status_changed_at=now)
     rows.append(new)
     events += [{"exception_id": i, "at": now, "actor": SYSTEM_ACTOR, "from_status": None, "to_status": "open",
@@ -50,30 +60,36 @@ def publish_exceptions(warehouse: Warehouse, findings: pd.DataFrame, *, run_id: 
     seen = found.loc[is_known].copy()
     if not seen.empty:
         before = previous.loc[seen["exception_id"]]
-        for column in ("status", "resolution", "assignee", "first_seen_run", "first_seen_at", "status_changed_at"):
+        for column in (*STEWARD_COLUMNS, "first_seen_run", "first_seen_at", "status_changed_at"):
             seen[column] = before[column].to_numpy()
         old_hash = before["evidence_hash"].to_numpy()
         recurred = seen["status"].eq("resolved")
         evidence_moved = seen["status"].eq("waived") & (seen["evidence_hash"].to_numpy() != old_hash)
-        reopen = recurred | evidence_moved
-        for exception_id, from_status, moved in zip(seen.loc[reopen, "exception_id"], seen.loc[reopen, "status"],
-                                                     evidence_moved[reopen]):
+        expired = seen["status"].eq("waived") & waiver_expired(seen["waiver_until"], now) & ~evidence_moved
+        reopen = recurred | evidence_moved | expired
+        for exception_id, from_status, moved, until in zip(
+                seen.loc[reopen, "exception_id"], seen.loc[reopen, "status"], evidence_moved[reopen],
+                seen.loc[reopen, "waiver_until"]):
+            reason = ("the evidence changed since the waiver" if moved else
+                      f"waiver expired: it held until {until}" if from_status == "waived" else "the condition recurred")
             events.append({"exception_id": exception_id, "at": now, "actor": SYSTEM_ACTOR,
-                           "from_status": from_status, "to_status": "open", "run_id": run_id,
-                           "reason": "the evidence changed since the waiver" if moved else "the condition recurred"})
-        seen.loc[reopen, ["status", "resolution", "status_changed_at"]] = ["open", None, now]
+                           "from_status": from_status, "to_status": "open", "run_id": run_id, "reason": reason})
+        seen.loc[reopen, ["status", "status_changed_at"]] = ["open", now]
+        seen.loc[reopen, _CLEARED_ON_REOPEN] = None
         rows.append(seen)
 
-    # open exceptions of rules that ran and found nothing this time are cleared by data
+    # open exceptions (and waivers that ran out) of rules that ran and found nothing this time are cleared by data
     cleared = pd.DataFrame()
     if not existing.empty:
         gone = (~existing["exception_id"].isin(found["exception_id"]) & existing["rule_id"].isin(rules_run)
-                & existing["status"].isin(["open", "acknowledged"]))
+                & (existing["status"].isin(["open", "acknowledged"])
+                   | (existing["status"].eq("waived") & waiver_expired(existing["waiver_until"], now))))
         cleared = existing.loc[gone].copy()
         events += [{"exception_id": i, "at": now, "actor": SYSTEM_ACTOR, "from_status": s, "to_status": "resolved",
                     "reason": f"cleared by data: not found by run {run_id}", "run_id": run_id}
                    for i, s in zip(cleared["exception_id"], cleared["status"])]
-        cleared = cleared.assign(status="resolved", resolution="cleared_by_data", status_changed_at=now)
+        cleared = cleared.assign(status="resolved", resolution="cleared_by_data", resolution_note=None,
+                                 waiver_justification=None, waiver_until=None, status_changed_at=now)
         rows.append(cleared)
 
     changed = pd.concat([r for r in rows if not r.empty], ignore_index=True) if any(not r.empty for r in rows) \

@@ -181,15 +181,19 @@ exception = Table(
     Column("evidence", Text),
     Column("evidence_hash", String(16)),
     Column("status", String(16), nullable=False),  # open, acknowledged, resolved, waived
-    Column("resolution", String(32)),  # cleared_by_data, fixed, ...
+    Column("resolution", String(32)),  # cleared_by_data or a steward's code (threadline.exceptions)
     Column("assignee", String(128)),
     Column("first_seen_run", String(40), nullable=False),
     Column("last_seen_run", String(40), nullable=False),
     Column("first_seen_at", DateTime, nullable=False),
     Column("last_seen_at", DateTime, nullable=False),
     Column("status_changed_at", DateTime, nullable=False),
+    Column("resolution_note", Text),  # the steward's words next to the resolution code
+    Column("waiver_justification", Text),
+    Column("waiver_until", Date),  # the last day the waiver holds; the first run after it reopens the exception
     Index("ix_tl_exception_rule_status", "rule_id", "status"),
     Index("ix_tl_exception_site_status", "site", "status"),
+    Index("ix_tl_exception_assignee_status", "assignee", "status"),
     comment="Reconciliation exceptions; the id is a hash of rule and subject, stable across runs.",
 )
 
@@ -203,6 +207,8 @@ exception_event = Table(
     Column("to_status", String(16), nullable=False),
     Column("reason", Text),
     Column("run_id", String(40)),
+    # what a steward did (ack, assign, comment, resolve, waive, reopen); NULL for a run's changes
+    Column("action", String(16)),
     comment="Append-only history of every exception status change.",
 )
 
