@@ -41,6 +41,41 @@ CATALOGUE: dict[str, Rule] = {
             "work_order, wo_operation or wo_po_link (whichever asserted the link)",
         ),
         Rule(
+            "LNK-003", "error", "PO line and work order name each other but disagree",
+            "A purchase order line names a work order (and operation), and the work side names PO lines "
+            "too, but the two do not match: the operation the line names is paid, by its own record, with "
+            "another PO line, or a work order, operation or asserted link names this line while the line "
+            "names other work. One of the two references is wrong, so cost and progress land on the wrong "
+            "work. A reference naming only a PO is compatible with every line of that PO.",
+            "po_line",
+        ),
+        Rule(
+            "LNK-004", "warning", "PO line still open for a closed or cancelled work order",
+            "A purchase order line that is still draft or open is linked (from either side) to a work order "
+            "that was closed or cancelled more than the grace period ago: an orphaned commitment. The "
+            "supplier may still deliver and invoice work nobody needs; cancel or close the line. The work "
+            "order ended on its closed date, else its finish date; when neither is known the line is "
+            "reported, since the grace period cannot be measured.",
+            "po_line",
+            {"grace_days": 0},
+        ),
+        Rule(
+            "LNK-005", "warning", "Work order closed while a linked PO line is not fully received or invoiced",
+            "A work order is closed while a purchase order line linked to it (from either side), and not "
+            "closed or cancelled by the buyer, has received or invoiced less than its ordered quantity "
+            "(less the quantity tolerance). The work order's cost is not final: goods or an invoice are "
+            "still to come, or the line should be closed short.",
+            "work_order",
+            {"qty_tolerance_pct": 0.0},
+        ),
+        Rule(
+            "LNK-007", "error", "Outside-processing operation bought on several PO lines",
+            "An outside-processing operation is linked at operation level (the PO line naming the operation, "
+            "the operation naming the line, or an asserted/confirmed link) to two or more PO lines that are "
+            "not cancelled: the same outside work may be bought, received and paid twice.",
+            "wo_operation",
+        ),
+        Rule(
             "OSP-001", "error", "Outside-processing operation without a PO line",
             "An outside-processing operation (heat treat, plating, NDT, ...) that is released or later has "
             "no purchase order line linked to it from either side: the supplier works without a PO, or the "

@@ -26,6 +26,10 @@ RuleCheck = Callable[[CanonicalFrames, "ReconcileSettings"], pd.DataFrame]
 CHECKS: dict[str, RuleCheck] = {
     "LNK-001": links.po_line_names_missing_wo,
     "LNK-002": links.wo_names_missing_po_line,
+    "LNK-003": links.links_disagree,
+    "LNK-004": links.open_line_of_ended_wo,
+    "LNK-005": links.closed_wo_with_unsettled_line,
+    "LNK-007": links.osp_operation_bought_twice,
     "OSP-001": osp.osp_operation_without_po_line,
     "OSP-005": osp.osp_po_line_overdue,
     "TRC-001": traceability.closed_without_sign_off,

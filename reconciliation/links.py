@@ -1,7 +1,11 @@
-"""Link rules: references between work orders and PO lines that point at nothing.
+"""Link rules: references between work orders and PO lines that point at nothing, contradict each
+other, or outlive the work they were for.
 
 LNK-001 looks from the PO side (a PO line naming a WO or operation no WO source has), LNK-002 from
-the WO side (a work order, operation or asserted link naming a PO line no ERP source has).
+the WO side (a work order, operation or asserted link naming a PO line no ERP source has). LNK-003
+finds the two sides naming each other and disagreeing, LNK-004 open PO lines of closed or cancelled
+work, LNK-005 closed work with PO lines not fully received or invoiced, and LNK-007 outside-processing
+operations bought on more than one PO line.
 """
 
 from __future__ import annotations
@@ -10,14 +14,17 @@ from typing import TYPE_CHECKING
 
 import pandas as pd
 
+from reconciliation.costs import uom_factors
 from reconciliation.exceptions import SUBJECT_COLUMNS, subject_frame
 from reconciliation.frames import (
     ACTIVE_LINK_STATUSES,
     OP_KEY,
     PO_KEY,
+    PO_LINE_KEY,
     WO_KEY,
     CanonicalFrames,
     describe_po_line,
+    flag,
     grouped_records,
     key_tuples,
     keys_in,
@@ -147,3 +154,361 @@ def wo_names_missing_po_line(data: CanonicalFrames, settings: ReconcileSettings)
     if not parts:
         return pd.DataFrame(columns=list(SUBJECT_COLUMNS))
     return pd.concat(parts, ignore_index=True)
+
+
+# ---------------------------------------------------------------------------- LNK-003 .. LNK-007
+
+#: PO line statuses that still commit money: something can still be received against them
+PO_OPEN_STATUSES = ("draft", "open")
+#: PO line statuses that settle a line: nothing more is expected, whatever was received
+PO_SETTLED_STATUSES = ("closed", "cancelled")
+#: work-order statuses after which no purchase is needed any more
+WO_ENDED_STATUSES = ("closed", "cancelled")
+#: receipts and invoices are summed from decimals, so "fully received" allows for rounding
+_QTY_SLACK = 1e-6
+
+_LINE_ID = ["line_system", "line_key"]
+_WORK_SIDE = ("work_order", "wo_operation", "wo_po_link")
+_WORK_FIELDS = {"work_order": _WO_FIELDS, "wo_operation": _OP_FIELDS, "wo_po_link": _LINK_FIELDS}
+_LINE_QTY_FIELDS = ("site", "po_number", "line_number", "status", "supplier_id", "qty_ordered", "qty_received",
+                    "uom", "need_by_date", "wo_ref", "op_ref")
+_ENDED_WO_FIELDS = ("site", "wo_number", "kind", "status", "closed_date", "finish_date")
+_OSP_OP_FIELDS = ("site", "wo_number", "op_seq", "process", "status", "expected_supplier", "qty", "po_ref", "po_line_ref")
+
+
+def _line_ids(frame: pd.DataFrame) -> pd.DataFrame:
+    """A frame's lineage renamed to identify PO lines in joins with other entities' lineage."""
+    return frame.rename(columns={"source_system": "line_system", "source_key": "line_key"})
+
+
+def _equal(left: pd.Series, right: pd.Series) -> pd.Series:
+    """Element-wise equality where NA on either side is not equal."""
+    return (left == right).fillna(False).astype(bool)
+
+
+def _target(wo_number, op_seq) -> str:
+    """'operation 30 of work order 1001', or 'work order 1001' when no operation is named."""
+    return f"operation {op_seq} of work order {wo_number}" if text(op_seq) else f"work order {wo_number}"
+
+
+def _asserter(via: str, source_system: str, source_key: str, wo_number, op_seq) -> str:
+    """Who on the work side asserts a link, for a summary sentence."""
+    if via == "wo_po_link":
+        return f"link {source_key} ({source_system}) of {_target(wo_number, op_seq)}"
+    return f"{_target(wo_number, op_seq)} ({source_system})"
+
+
+def _work_side_records(pairs: pd.DataFrame, data: CanonicalFrames) -> dict[tuple, dict]:
+    """The work-side rows behind assertions (columns via, w_system, w_key) as evidence records."""
+    out: dict[tuple, dict] = {}
+    for name in _WORK_SIDE:
+        wanted = pairs.loc[pairs["via"] == name, ["w_system", "w_key"]].drop_duplicates()
+        if wanted.empty:
+            continue
+        rows = data[name].merge(wanted.rename(columns={"w_system": "source_system", "w_key": "source_key"}),
+                                on=["source_system", "source_key"])
+        for record in records(rows, name, _WORK_FIELDS[name]):
+            out.setdefault((name, record["source_system"], record["source_key"]), record)
+    return out
+
+
+def links_disagree(data: CanonicalFrames, settings: ReconcileSettings) -> pd.DataFrame:
+    """LNK-003: PO lines whose work reference and the work side's PO reference contradict each other.
+
+    A PO line naming a work order (and operation) disagrees with the work side when either
+
+    - a work order, operation or asserted/confirmed link names this very line (by line number) but
+      is about other work than the line names (another WO, or another operation of the same WO); or
+    - the operation the line names (or, for a line naming only a WO, the work order) names PO lines,
+      and none of them is this line.
+
+    A reference that names only a PO is compatible with every line of it, and a side that names
+    nothing does not disagree: that is a one-sided link, not a contradiction.
+    """
+    lines = data["po_line"]
+    naming = _line_ids(lines.loc[lines["wo_ref"].notna(), [*PO_LINE_KEY, "wo_ref", "op_ref", "source_system", "source_key"]])
+    work = data.link_assertions
+    work = work[work["via"].isin(_WORK_SIDE)].rename(columns={"source_system": "w_system", "source_key": "w_key"})
+
+    # the work side names this line, the line names other work
+    named_back = work[work["line_number"].notna()].merge(naming, on=PO_LINE_KEY)
+    same_work = _equal(named_back["wo_number"], named_back["wo_ref"]) & (
+        named_back["op_seq"].isna() | named_back["op_ref"].isna() | _equal(named_back["op_seq"], named_back["op_ref"])
+    )
+    elsewhere = named_back[~same_work].assign(kind="names_this_line")
+
+    # the work the line names, names other lines
+    on_op = naming[naming["op_ref"].notna()].merge(
+        work[work["op_seq"].notna()].drop(columns=["po_number", "line_number"]).rename(
+            columns={"wo_number": "wo_ref", "op_seq": "op_ref"}).assign(
+            named_po=work["po_number"], named_line=work["line_number"]),
+        on=["site", "wo_ref", "op_ref"])
+    wo_only = work[work["op_seq"].isna()]
+    on_wo = naming[naming["op_ref"].isna()].merge(
+        wo_only.drop(columns=["po_number", "line_number", "op_seq"]).rename(columns={"wo_number": "wo_ref"}).assign(
+            named_po=wo_only["po_number"], named_line=wo_only["line_number"]),
+        on=["site", "wo_ref"])
+    answered = pd.concat([on_op, on_wo], ignore_index=True)
+    covers = _equal(answered["named_po"], answered["po_number"]) & (
+        answered["named_line"].isna() | _equal(answered["named_line"], answered["line_number"]))
+    covered = covers.groupby([answered["line_system"], answered["line_key"]]).transform("any") if len(answered) else covers
+    other_lines = answered[~covered.astype(bool)].assign(kind="names_other_lines", wo_number=lambda f: f["wo_ref"],
+                                                           op_seq=lambda f: f["op_ref"])
+
+    pairs = pd.concat([elsewhere, other_lines], ignore_index=True)
+    if pairs.empty:
+        return pd.DataFrame(columns=list(SUBJECT_COLUMNS))
+    offending = _line_ids(lines).merge(pairs[_LINE_ID].drop_duplicates(), on=_LINE_ID).rename(
+        columns={"line_system": "source_system", "line_key": "source_key"})
+    pairs = pairs.sort_values([*_LINE_ID, "kind", "w_system", "w_key"], kind="stable")
+    work_records = _work_side_records(pairs, data)
+    found: dict[tuple, tuple[list[str], list[dict]]] = {}
+    for row in pairs.itertuples(index=False):
+        notes, shown = found.setdefault((row.line_system, row.line_key), ([], []))
+        who = _asserter(row.via, row.w_system, row.w_key, row.wo_number, row.op_seq)
+        if row.kind == "names_this_line":
+            notes.append(f"{who} names this line")
+        else:
+            notes.append(f"{who} names {describe_po_line(row.named_po, row.named_line)} instead")
+        record = work_records.get((row.via, row.w_system, row.w_key))
+        if record is not None and record not in shown:
+            shown.append(record)
+
+    summaries, evidence = [], []
+    own = records(offending, "po_line", _PO_LINE_FIELDS)
+    for record, key, row in zip(own, key_tuples(offending, ["source_system", "source_key"]), offending.itertuples(index=False)):
+        notes, shown = found[key]
+        summaries.append(
+            f"{describe_po_line(row.po_number, row.line_number)} (site {row.site}, {row.source_system}) names "
+            f"{_target(row.wo_ref, row.op_ref)}, but {'; '.join(dict.fromkeys(notes))}."
+        )
+        evidence.append(to_json({"records": [record, *shown[:20]]}))
+    return subject_frame(offending, "po_line", wo_number=offending["wo_ref"], op_seq=offending["op_ref"],
+                         po_number=offending["po_number"], line_number=offending["line_number"],
+                         summary=summaries, evidence=evidence)
+
+
+def _lines_of_work(data: CanonicalFrames, wos: pd.DataFrame) -> pd.DataFrame:
+    """(work order row, PO line) pairs for the given WO rows and every PO line linked to their WO
+    from any side; columns are the WO row's own plus line_system/line_key of the PO line."""
+    links = data.resolved_links[[*WO_KEY, "po_source_system", "po_source_key"]].drop_duplicates()
+    links = links.rename(columns={"po_source_system": "line_system", "po_source_key": "line_key"})
+    return wos.merge(links, on=WO_KEY)
+
+
+def open_line_of_ended_wo(data: CanonicalFrames, settings: ReconcileSettings) -> pd.DataFrame:
+    """LNK-004: draft or open PO lines linked to a work order that was closed or cancelled more than
+    ``grace_days`` before the as-of date.
+
+    The WO ended on its closed date, else its finish date; a date after the as-of date is a plan,
+    not an end. Without either the end date is unknown, the grace cannot run and the line is reported.
+    """
+    grace_days = int(settings.tolerance("LNK-004", "grace_days"))
+    as_of = pd.Timestamp(settings.as_of)
+    wos = data["work_order"]
+    ended = wos[wos["status"].isin(WO_ENDED_STATUSES)]
+    ended_on = ended["closed_date"].fillna(ended["finish_date"])
+    ended = ended.assign(ended_on=ended_on.where(ended_on <= as_of))
+    overdue = ended["ended_on"].isna() | (ended["ended_on"] + pd.Timedelta(days=grace_days) < as_of).fillna(False)
+    ended = ended[overdue.astype(bool)]
+    pairs = _lines_of_work(data, ended[[*WO_KEY, "source_system", "source_key", "status", "ended_on"]].rename(
+        columns={"source_system": "wo_system", "source_key": "wo_key", "status": "wo_status"}))
+    lines = data["po_line"]
+    open_lines = _line_ids(lines[lines["status"].isin(PO_OPEN_STATUSES)])
+    offending = open_lines.merge(pairs[_LINE_ID].drop_duplicates(), on=_LINE_ID)
+    if offending.empty:
+        return pd.DataFrame(columns=list(SUBJECT_COLUMNS))
+    pairs = pairs.merge(offending[_LINE_ID], on=_LINE_ID).sort_values([*_LINE_ID, "wo_system", "wo_key"], kind="stable")
+    wo_rows = ended.merge(pairs[["wo_system", "wo_key"]].drop_duplicates().rename(
+        columns={"wo_system": "source_system", "wo_key": "source_key"}), on=["source_system", "source_key"])
+    wo_records = {(r["source_system"], r["source_key"]): r for r in records(wo_rows, "work_order", _ENDED_WO_FIELDS)}
+    by_line: dict[tuple, list] = {}
+    for row in pairs.itertuples(index=False):
+        by_line.setdefault((row.line_system, row.line_key), []).append(row)
+
+    summaries, evidence, wo_numbers = [], [], []
+    own = records(offending.rename(columns={"line_system": "source_system", "line_key": "source_key"}), "po_line",
+                  _LINE_QTY_FIELDS)
+    for record, row in zip(own, offending.itertuples(index=False)):
+        ends = by_line[(row.line_system, row.line_key)]
+        said = []
+        for end in ends:
+            when = f"on {text(end.ended_on)}" if text(end.ended_on) else "on an unknown date"
+            said.append(f"work order {end.wo_number} ({end.wo_system}) was {end.wo_status} {when}")
+        grace = f", more than {grace_days} grace day(s) before {as_of.date().isoformat()}" if grace_days else ""
+        summaries.append(
+            f"{describe_po_line(row.po_number, row.line_number)} (site {row.site}, {row.line_system}) is still "
+            f"{row.status} although {'; '.join(dict.fromkeys(said))}{grace}: the commitment is orphaned."
+        )
+        evidence.append(to_json({
+            "records": [record, *(wo_records[(e.wo_system, e.wo_key)] for e in ends[:10])],
+            "as_of": as_of.date().isoformat(), "grace_days": grace_days,
+        }))
+        wo_numbers.append(ends[0].wo_number)
+    offending = offending.rename(columns={"line_system": "source_system", "line_key": "source_key"})
+    return subject_frame(offending, "po_line", wo_number=wo_numbers, op_seq=offending["op_ref"],
+                         po_number=offending["po_number"], line_number=offending["line_number"],
+                         summary=summaries, evidence=evidence)
+
+
+def _received_and_invoiced(data: CanonicalFrames, lines: pd.DataFrame) -> pd.DataFrame:
+    """Quantity received and invoiced per PO line (``PO_LINE_KEY``), in the line's unit.
+
+    Received: the receipts converted to the line's unit, or the line's own received quantity when
+    that is larger (some ERPs keep only the latter). A receipt in a unit without a conversion makes
+    the received quantity unknown (NaN). Invoiced: the invoice lines' quantities; one without a
+    quantity counts its amount at the line's unit price when it is in the line's currency, else the
+    invoiced quantity is unknown (NaN). Unknown is never read as enough.
+    """
+    keys = data.po_lines.merge(lines[PO_LINE_KEY].drop_duplicates(), on=PO_LINE_KEY).drop_duplicates(PO_LINE_KEY)
+    keys = keys[[*PO_LINE_KEY, "uom", "item_number", "unit_price", "effective_currency", "qty_received"]]
+    receipts = data["receipt"][[*PO_LINE_KEY, "qty", "uom"]].rename(columns={"uom": "receipt_uom"}).merge(
+        keys[[*PO_LINE_KEY, "uom", "item_number"]].rename(columns={"uom": "line_uom"}), on=PO_LINE_KEY)
+    factor = uom_factors(receipts["receipt_uom"], receipts["line_uom"], receipts["item_number"], data["uom_conversion"])
+    receipts = receipts.assign(received=receipts["qty"].fillna(0.0) * factor)
+    received = _sum_or_unknown(receipts, "received")
+
+    invoices = data["invoice_line"][[*PO_LINE_KEY, "qty", "amount", "currency"]].merge(
+        keys[[*PO_LINE_KEY, "unit_price", "effective_currency"]], on=PO_LINE_KEY)
+    by_amount = (invoices["amount"] / invoices["unit_price"]).where(
+        _equal(invoices["currency"], invoices["effective_currency"]) & (invoices["unit_price"] > 0).fillna(False))
+    invoices = invoices.assign(invoiced=invoices["qty"].fillna(by_amount))
+    invoiced = _sum_or_unknown(invoices, "invoiced")
+
+    out = keys[[*PO_LINE_KEY, "qty_received"]].merge(received, how="left", on=PO_LINE_KEY)
+    out = out.merge(invoiced, how="left", on=PO_LINE_KEY)
+    no_receipts = ~keys_in(out, receipts, PO_LINE_KEY)
+    out["received"] = out["received"].where(~no_receipts, 0.0)
+    # the larger of the two; NaN (a receipt in an unknown unit) stays unknown
+    out["received"] = out["received"].where(~(out["qty_received"] > out["received"]).fillna(False), out["qty_received"])
+    no_invoices = ~keys_in(out, invoices, PO_LINE_KEY)
+    out["invoiced"] = out["invoiced"].where(~no_invoices, 0.0)
+    return out.drop(columns="qty_received")
+
+
+def _sum_or_unknown(frame: pd.DataFrame, column: str) -> pd.DataFrame:
+    """Per PO line the sum of ``column``, NaN when any of the line's values is unknown."""
+    grouped = frame.groupby(PO_LINE_KEY, observed=True, sort=False)[column]
+    sums = grouped.sum()
+    unknown = frame[column].isna().groupby([frame[k] for k in PO_LINE_KEY], observed=True, sort=False).any()
+    return sums.where(~unknown.reindex(sums.index).fillna(False).astype(bool)).rename(column).reset_index()
+
+
+def closed_wo_with_unsettled_line(data: CanonicalFrames, settings: ReconcileSettings) -> pd.DataFrame:
+    """LNK-005: closed work orders with a linked PO line not fully received or not fully invoiced.
+
+    A linked line (from any side) that the buyer has not closed or cancelled is short when what is
+    received, or what is invoiced, is below its ordered quantity less ``qty_tolerance_pct`` percent.
+    Lines closed or cancelled are settled on purpose (short closes included) and are not reported.
+    """
+    tolerance = float(settings.tolerance("LNK-005", "qty_tolerance_pct"))
+    wos = data["work_order"]
+    closed = wos[wos["status"] == "closed"]
+    pairs = _lines_of_work(data, closed[[*WO_KEY, "source_system", "source_key"]].rename(
+        columns={"source_system": "wo_system", "source_key": "wo_key"}))
+    lines = data["po_line"]
+    unsettled = _line_ids(lines[~lines["status"].isin(PO_SETTLED_STATUSES)]).merge(
+        pairs[_LINE_ID].drop_duplicates(), on=_LINE_ID)
+    if unsettled.empty:
+        return pd.DataFrame(columns=list(SUBJECT_COLUMNS))
+    unsettled = unsettled.merge(_received_and_invoiced(data, unsettled), how="left", on=PO_LINE_KEY)
+    needed = unsettled["qty_ordered"] * (1.0 - tolerance / 100.0) - _QTY_SLACK
+    # NaN (unknown) compares False, so an unknown quantity is never enough
+    short_received = ~(unsettled["received"] >= needed)
+    short_invoiced = ~(unsettled["invoiced"] >= needed)
+    # a line without an ordered quantity cannot be judged short; the mapping requires one
+    judged = unsettled["qty_ordered"].notna()
+    short = unsettled[judged & (short_received | short_invoiced)]
+    if short.empty:
+        return pd.DataFrame(columns=list(SUBJECT_COLUMNS))
+    pairs = pairs.merge(short[_LINE_ID], on=_LINE_ID)
+    offending = closed.merge(pairs[["wo_system", "wo_key"]].drop_duplicates().rename(
+        columns={"wo_system": "source_system", "wo_key": "source_key"}), on=["source_system", "source_key"]).reset_index(drop=True)
+    short = short.sort_values(["line_number"], key=numeric_order, kind="stable").sort_values("po_number", kind="stable")
+    line_records = {(r["source_system"], r["source_key"]): r for r in records(
+        short.rename(columns={"line_system": "source_system", "line_key": "source_key"}), "po_line", _LINE_QTY_FIELDS)}
+    figures = {key: row for key, row in zip(key_tuples(short, _LINE_ID), short.itertuples(index=False))}
+    lines_of_wo: dict[tuple, list[tuple]] = {}
+    for wo_key, line_key in zip(key_tuples(pairs, ["wo_system", "wo_key"]), key_tuples(pairs, _LINE_ID)):
+        if line_key not in lines_of_wo.setdefault(wo_key, []):
+            lines_of_wo[wo_key].append(line_key)
+
+    summaries, evidence, po_numbers, line_numbers = [], [], [], []
+    own = records(offending, "work_order", _ENDED_WO_FIELDS)
+    for record, key, row in zip(own, key_tuples(offending, ["source_system", "source_key"]), offending.itertuples(index=False)):
+        gaps, shown, quantities = [], [], []
+        for line_key in lines_of_wo[key]:
+            line = figures[line_key]
+            missing = [f"{what} {_qty(value) if text(value) else 'an unknown quantity'}"
+                       for what, value in (("received", line.received), ("invoiced", line.invoiced))]
+            gaps.append(f"{describe_po_line(line.po_number, line.line_number)} ({line.status}, {line.line_system}) ordered "
+                        f"{_qty(line.qty_ordered)}{' ' + line.uom if text(line.uom) else ''}, {' and '.join(missing)}")
+            shown.append(line_records[line_key])
+            quantities.append({"po_number": line.po_number, "line_number": line.line_number,
+                               **{name: _known(getattr(line, name)) for name in ("qty_ordered", "received", "invoiced")}})
+        within = f" (tolerance {tolerance:g}%)" if tolerance else ""
+        summaries.append(
+            f"Work order {row.wo_number} (site {row.site}, {row.source_system}) is closed while "
+            f"{'; '.join(gaps)}{within}."
+        )
+        evidence.append(to_json({"records": [record, *shown[:10]], "quantities": quantities[:10],
+                                 "qty_tolerance_pct": tolerance}))
+        po_numbers.append(figures[lines_of_wo[key][0]].po_number)
+        line_numbers.append(figures[lines_of_wo[key][0]].line_number)
+    return subject_frame(offending, "work_order", wo_number=offending["wo_number"], po_number=po_numbers,
+                         line_number=line_numbers, summary=summaries, evidence=evidence)
+
+
+def _known(value) -> float | None:
+    """A quantity for evidence: None when unknown (JSON has no NaN)."""
+    return float(value) if text(value) and value == value else None
+
+
+def _qty(value) -> str:
+    """A quantity for a sentence: 12 rather than 12.0, at most three decimals."""
+    return f"{float(value):.3f}".rstrip("0").rstrip(".")
+
+
+def osp_operation_bought_twice(data: CanonicalFrames, settings: ReconcileSettings) -> pd.DataFrame:
+    """LNK-007: outside-processing operations linked at operation level to two or more active PO lines.
+
+    Active means not cancelled: a closed line was bought all the same. The same line held by two
+    sources (same site, PO and line number) counts once.
+    """
+    ops = data["wo_operation"]
+    osp_ops = ops[flag(ops["is_outside_processing"])]
+    lines = data["po_line"]
+    active = _line_ids(lines.loc[lines["status"] != "cancelled", ["source_system", "source_key", "status"]])
+    links = data.op_links.merge(osp_ops[OP_KEY].drop_duplicates(), on=OP_KEY).rename(
+        columns={"po_source_system": "line_system", "po_source_key": "line_key"}).merge(active[_LINE_ID], on=_LINE_ID)
+    distinct = links.drop_duplicates([*OP_KEY, "po_number", "line_number"])
+    counts = distinct.groupby(OP_KEY, observed=True, sort=False).size()
+    twice = counts[counts >= 2].reset_index()[OP_KEY]
+    offending = osp_ops.merge(twice, on=OP_KEY).reset_index(drop=True)
+    if offending.empty:
+        return pd.DataFrame(columns=list(SUBJECT_COLUMNS))
+
+    bought = distinct.merge(twice, on=OP_KEY)
+    # an operation's lines are of its own site (links match by site), so the line's site stands for both
+    line_rows = _line_ids(lines).merge(bought[["wo_number", "op_seq", *_LINE_ID]], on=_LINE_ID).rename(
+        columns={"line_system": "source_system", "line_key": "source_key"})
+    line_rows = line_rows.sort_values(["po_number"], kind="stable")
+    line_records = grouped_records(line_rows.rename(columns={"wo_number": "op_wo", "op_seq": "op_op"}),
+                                   ["site", "op_wo", "op_op"], "po_line", _LINE_QTY_FIELDS, limit=10)
+    summaries, evidence = [], []
+    own = records(offending, "wo_operation", _OSP_OP_FIELDS)
+    for record, key, row in zip(own, key_tuples(offending, OP_KEY), offending.itertuples(index=False)):
+        bought_by = line_records.get(key, [])
+        named = ", ".join(f"{describe_po_line(r['po_number'], r['line_number'])} ({r['status']}, {r['source_system']})"
+                          for r in bought_by)
+        process = f" ({row.process})" if text(row.process) else ""
+        summaries.append(
+            f"Outside-processing operation {row.op_seq}{process} of work order {row.wo_number} (site {row.site}, "
+            f"{row.source_system}) is linked to {len(bought_by)} active PO lines: {named}. The work may be bought twice."
+        )
+        evidence.append(to_json({"records": [record, *bought_by]}))
+    first = line_rows.drop_duplicates(OP_KEY)[[*OP_KEY, "po_number", "line_number"]]
+    offending = offending.drop(columns=["po_number", "line_number"], errors="ignore").merge(first, how="left", on=OP_KEY)
+    return subject_frame(offending, "wo_operation", wo_number=offending["wo_number"], op_seq=offending["op_seq"],
+                         po_number=offending["po_number"], line_number=offending["line_number"],
+                         summary=summaries, evidence=evidence)

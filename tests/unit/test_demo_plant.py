@@ -18,7 +18,7 @@ from threadline.demo import erp_service, jde, maximo, mes
 from threadline.demo.landscape import SOURCES, build_landscape
 from threadline.demo.plant import defect_count
 
-RULES = {"LNK-001", "LNK-002", "OSP-001", "OSP-005", "CST-003", "TRC-001"}
+RULES = {"LNK-001", "LNK-002", "LNK-003", "LNK-004", "LNK-005", "LNK-007", "OSP-001", "OSP-005", "CST-003", "TRC-001"}
 SPECS = Path(__file__).resolve().parents[2] / "mappings" / "specs"
 B2MML = "{http://www.mesa.org/xml/B2MML}"
 
@@ -118,6 +118,12 @@ def test_every_rule_is_planted_on_every_site_it_can_be(request, fixture):
     assert by_rule_source[("CST-003", "invoice_line", "erp_soap")] == n
     assert by_rule_source[("CST-003", "material_issue", "maximo")] == 2 * n
     assert by_rule_source[("TRC-001", "work_order", "mes")] == 2 * n
+    # the link defects of production work, on both sites
+    for erp in ("jde", "erp_soap"):
+        assert by_rule_source[("LNK-003", "po_line", erp)] == n
+        assert by_rule_source[("LNK-004", "po_line", erp)] == n
+    assert by_rule_source[("LNK-005", "work_order", "mes")] == 2 * n
+    assert by_rule_source[("LNK-007", "wo_operation", "mes")] == 2 * n
     # a dangling MES PO reference on an OSP op is two findings about the same op
     dangling = {d["source_key"] for d in defects if d["rule_id"] == "LNK-002" and d["subject_entity"] == "wo_operation"}
     osp001 = {d["source_key"] for d in defects if d["rule_id"] == "OSP-001"}

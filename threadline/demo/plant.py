@@ -14,7 +14,9 @@ is the same whenever the demo is built. Clean data is consistent by construction
   closed or cancelled;
 - every cost line is in USD, EUR or GBP, with daily rates from before the earliest date;
 - a receipt in another unit than its PO line has the item's unit conversion;
-- every completed or closed production work order has its inspections signed off.
+- every completed or closed production work order has its inspections signed off;
+- a PO line and the work it names name each other back or not at all, each OSP operation is bought
+  on one PO line, and a closed or cancelled work order has no line left open or unsettled.
 
 Each planted defect is built on a host record reserved for it up front (its status, site and
 routing forced), so every scale from a few dozen work orders up plants every kind of defect.
@@ -448,6 +450,8 @@ def _production(rng: np.random.Generator, n_prod: int, n_def: int, items: pd.Dat
         demands += [("osp001", s, n_def), ("osp005", s, n_def), ("lnk002_op", s, n_def),
                     ("trc001", s, n_def), ("lnk001_op", s, n_def)]
     demands += [("quarantine_segment", 0, n_def), ("cst003_invoice", 1, n_def)]
+    for s in range(2):
+        demands += [("lnk003", s, n_def), ("lnk004", s, n_def), ("lnk005", s, n_def), ("lnk007", s, n_def)]
     role, forced_site = _reserve(rng, n_prod, demands)
     site_index = np.where(forced_site >= 0, forced_site, rng.integers(2, size=n_prod))
     site = np.asarray(SITES, dtype=object)[site_index]
@@ -456,7 +460,9 @@ def _production(rng: np.random.Generator, n_prod: int, n_def: int, items: pd.Dat
     has_osp = rng.random(n_prod) < 0.3
     forced = {"osp001": ("Released", True), "osp005": ("Running", True), "lnk002_op": ("Released", True),
               "trc001": ("Completed", False), "lnk001_op": ("Released", False),
-              "quarantine_segment": ("Released", False), "cst003_invoice": ("Closed", True)}
+              "quarantine_segment": ("Released", False), "cst003_invoice": ("Closed", True),
+              "lnk003": ("Released", True), "lnk004": ("Cancelled", True), "lnk005": ("Closed", True),
+              "lnk007": ("Released", True)}
     for name, (st, osp) in forced.items():
         rows = role == name
         state[rows] = st
@@ -564,16 +570,29 @@ def _production(rng: np.random.Generator, n_prod: int, n_def: int, items: pd.Dat
 # ---------------------------------------------------------------------------- purchasing (ERP)
 
 def _osp_lines(rng: np.random.Generator, prod: dict[str, pd.DataFrame], suppliers: pd.DataFrame) -> pd.DataFrame:
-    """One PO line (on its own PO) for every bought OSP operation."""
+    """One PO line (on its own PO) for every bought OSP operation, and the planted link defects' lines.
+
+    Planted: a second line for the same operation (LNK-007), a line left open after its work order
+    was cancelled (LNK-004) and a line of a closed work order received but never invoiced (LNK-005).
+    """
     ops, wos = prod["ops"], prod["wos"]
     bought = ops["is_osp"] & ops["state"].isin(MES_BOUGHT_STATES) & ~ops["role"].isin(["osp001", "lnk002_op"])
     bought &= wos["state"].to_numpy()[ops["wo_row"].to_numpy()] != "Cancelled"
+    # the outside work of a cancelled order was bought before the order was cancelled
+    bought |= ops["is_osp"] & (ops["role"] == "lnk004")
     sel = ops[bought]
+    # the operation bought a second time, on a PO of its own
+    sel = pd.concat([sel, sel[sel["role"] == "lnk007"]])
     n = len(sel)
     site = sel["site"].to_numpy()
     state = sel["state"].to_numpy()
     done = np.isin(state, ["Completed", "Closed"])
     status = np.where(done, np.where((state == "Closed") | (rng.random(n) < 0.7), "closed", "received"), "open")
+    role = sel["role"].to_numpy()
+    # received in full, the invoice never came (only closed lines are invoiced)
+    status[role == "lnk005"] = "received"
+    # still open: the buyer never cancelled it; due after AS_OF, so it is not overdue as well
+    need_by = np.where(role == "lnk004", rng.integers(5, 40, size=n), sel["end_day"].to_numpy())
     currency = _supplier_currency(suppliers, sel["supplier"].to_numpy())
     base = np.array([_OSP_PRICE[s] for s in sel["segment"]])
     price = base * rng.uniform(0.8, 1.3, size=n) / np.where(currency == "USD", 1.0, np.where(currency == "GBP", 1.27, 1.08))
@@ -584,7 +603,7 @@ def _osp_lines(rng: np.random.Generator, prod: dict[str, pd.DataFrame], supplier
         qty=sel["qty"].to_numpy(), uom="EA", unit_price=np.round(price, 4), currency=currency,
         supplier=sel["supplier"].to_numpy(),
         order_day=np.minimum(sel["start_day"].to_numpy() - rng.integers(3, 16, size=n), -rng.integers(1, 21, size=n)),
-        need_by_day=sel["end_day"].to_numpy(), status=status,
+        need_by_day=need_by, status=status,
         receipt_day=np.where(done, np.minimum(sel["end_day"].to_numpy(), -2), 0),
         wo_ref=sel["wo_number"].to_numpy(), op_ref=sel["seq"].to_numpy(), process=sel["process"].to_numpy(),
         segment=sel["segment"].to_numpy(), account=[f"{'5400' if s == 'NORTH' else '5410'}-OSP" for s in site],
@@ -758,14 +777,14 @@ def generate_plant(scale: int = DEFAULT_SCALE, seed: int = DEFAULT_SEED) -> Plan
     """Generate the plant with about ``scale`` work orders and every kind of defect planted.
 
     The same ``(scale, seed)`` always gives the same plant. Very small scales are topped up with
-    the work orders the planted defects need (about 30 at least).
+    the work orders the planted defects need (about 50 at least).
     """
     if scale < 1:
         raise ValueError(f"scale must be a positive number of work orders, not {scale}")
     rng = np.random.default_rng(seed)
     n_def = defect_count(scale)
     n_mnt = max(round(scale * 0.4), 7 * n_def + 6)
-    n_prod = max(scale - round(scale * 0.4), 12 * n_def + 8)
+    n_prod = max(scale - round(scale * 0.4), 20 * n_def + 8)
 
     suppliers = _suppliers(rng, scale)
     items = _items(rng, scale)
@@ -804,6 +823,7 @@ def generate_plant(scale: int = DEFAULT_SCALE, seed: int = DEFAULT_SEED) -> Plan
     _link_work_to_pos(rng, lines, mnt, prod)
     po_links = _maximo_po_links(rng, lines, mnt, n_def)
     _plant_wo_side_defects(rng, n_def, lines, mnt, prod)
+    _plant_link_disagreement(lines)
     _plant_invoice_currency(invoices)
 
     plant = Plant(
@@ -885,6 +905,10 @@ def _link_work_to_pos(rng: np.random.Generator, lines: pd.DataFrame, mnt: dict[s
     mnt["wos"].loc[parent_rows, "gen_po_line"] = service["line_no"].to_numpy()
     osp = lines[lines["origin"] == "osp"]
     named = rng.random(len(osp)) < 0.5
+    # the disagreement planted for LNK-003 needs the op to name its line; the twice-bought op names
+    # neither of its lines, so it is a double buy and not also a disagreement
+    named[(osp["role"] == "lnk003").to_numpy()] = True
+    named[(osp["role"] == "lnk007").to_numpy()] = False
     ops = prod["ops"]
     op_rows = osp["origin_row"].to_numpy()[named]
     ops.loc[op_rows, "po_ref"] = osp["po_label"].to_numpy()[named]
@@ -934,6 +958,13 @@ def _plant_wo_side_defects(rng: np.random.Generator, n_def: int, lines: pd.DataF
         ops.loc[hosts, "po_line_ref"] = "1"
 
 
+def _plant_link_disagreement(lines: pd.DataFrame) -> None:
+    """OSP lines whose operation number was keyed as the routing's first (in-house) operation, while
+    the OSP operation names the line (LNK-003)."""
+    hosts = (lines["role"] == "lnk003") & (lines["origin"] == "osp")
+    lines.loc[hosts, "op_ref"] = 10
+
+
 def _plant_invoice_currency(invoices: pd.DataFrame) -> None:
     """Invoices the processor sent in Swiss francs: no CHF rate exists anywhere (CST-003)."""
     hosts = invoices.index[invoices["role"] == "cst003_invoice"]
@@ -966,6 +997,18 @@ def _collect_defects(plant: Plant) -> None:
                          f"OSP op names {op['po_ref']} line {op['po_line_ref']}, which the ERP does not have"))
         d.append(_defect("OSP-001", "wo_operation", "mes", ref,
                          "secondary: the only PO line the released OSP op names does not exist"))
+    for _, line in lines[(lines["role"] == "lnk003") & (lines["origin"] == "osp")].iterrows():
+        d.append(_defect("LNK-003", "po_line", line["erp"], ("po_line", line["erp"], line["po_number"], line["line_no"]),
+                         f"PO line names op 10 of {line['wo_ref']}; the OSP op names this line back from the MES"))
+    for _, line in lines[(lines["role"] == "lnk004") & (lines["origin"] == "osp")].iterrows():
+        d.append(_defect("LNK-004", "po_line", line["erp"], ("po_line", line["erp"], line["po_number"], line["line_no"]),
+                         f"OSP line for {line['wo_ref']} op {line['op_ref']} still open; the work order was cancelled"))
+    for _, wo in plant.prod_wos[plant.prod_wos["role"] == "lnk005"].iterrows():
+        d.append(_defect("LNK-005", "work_order", "mes", ("mes_wo", wo["wo_number"]),
+                         "Closed while its OSP line is received but never invoiced"))
+    for _, op in ops[(ops["role"] == "lnk007") & ops["is_osp"]].iterrows():
+        d.append(_defect("LNK-007", "wo_operation", "mes", ("mes_op", op["wo_number"], op["seq"]),
+                         f"{op['segment']} op bought on two PO lines, each on a PO of its own"))
     for _, op in ops[(ops["role"] == "osp001") & ops["is_osp"]].iterrows():
         d.append(_defect("OSP-001", "wo_operation", "mes", ("mes_op", op["wo_number"], op["seq"]),
                          f"released {op['segment']} op with no PO line from either side"))
