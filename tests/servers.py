@@ -17,6 +17,7 @@ import tempfile
 import threading
 import time
 import uuid
+from collections.abc import Callable
 from contextlib import closing
 from http.server import ThreadingHTTPServer
 from pathlib import Path
@@ -164,3 +165,26 @@ class LoopbackHTTPServer(ThreadingHTTPServer):
         self.server_close()
         if self._thread is not None:
             self._thread.join(timeout=10)
+
+
+def run_and_dispose(admin, *statements: str) -> None:
+    """Run ``statements`` on an admin engine, then dispose of it (scratch databases' clean-up)."""
+    with admin.connect() as conn:
+        for statement in statements:
+            conn.execute(text(statement))
+    admin.dispose()
+
+
+def mariadb_reader_database(admin, name: str) -> tuple[str, str, Callable[[], None]]:
+    """A scratch MariaDB database ``name`` and a read-only user of the same name with a fresh password.
+
+    Returns the user, the password and the clean-up that drops both; a source reads the password
+    from the environment, as in production.
+    """
+    user, password = name, "Pw-" + uuid.uuid4().hex
+    with admin.connect() as conn:
+        conn.execute(text(f"CREATE DATABASE {name}"))
+        conn.execute(text(f"CREATE USER '{user}'@'%' IDENTIFIED BY '{password}'"))
+        conn.execute(text(f"GRANT SELECT ON {name}.* TO '{user}'@'%'"))
+    return user, password, lambda: run_and_dispose(admin, f"DROP DATABASE IF EXISTS {name}",
+                                                   f"DROP USER IF EXISTS '{user}'@'%'")

@@ -96,6 +96,10 @@ class StreamResult:
     finished_at: datetime | None = None
     error: str | None = None
 
+    def add_note(self, note: str) -> None:
+        """Add ``note`` to what the run log says about this stream."""
+        self.notes = f"{self.notes}; {note}" if self.notes else note
+
     def log_row(self) -> dict[str, Any]:
         row = asdict(self)
         del row["rows_quarantined_without_key"]
@@ -396,17 +400,17 @@ def _settle_inbox(warehouse: Warehouse, connector: InboxConnector, run_id: str, 
     if counts["duplicate"]:
         note += f"; {counts['duplicate']} duplicate(s): " + ", ".join(f.name for f in files if f.status == "duplicate")
     for result in results:
-        result.notes = f"{result.notes}; {note}" if result.notes else note
+        result.add_note(note)
         warehouse.record_stream(result.log_row())
 
 
 def _skip_deletes(warehouse: Warehouse, source: SourceConfig, run_id: str, results: list[StreamResult]) -> None:
     """A full refresh of a source whose reads are not snapshots (an inbox): nothing is soft-deleted."""
+    note = (f"soft deletes not checked: source {source.name!r} is an inbox of deliveries, not a snapshot "
+            f"of what the system holds")
     try:
         for result in results:
-            note = (f"soft deletes not checked: source {source.name!r} is an inbox of deliveries, not a snapshot "
-                    f"of what the system holds")
-            result.notes = f"{result.notes}; {note}" if result.notes else note
+            result.add_note(note)
             warehouse.record_stream(result.log_row())
     finally:
         warehouse.forget_seen_keys(run_id)

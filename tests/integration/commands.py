@@ -28,11 +28,12 @@ def mappings_check(config_path: Path) -> list[dict[str, Any]]:
     return json.loads(done.stdout)
 
 
-def write_config(tmp_path: Path, sources: list[dict[str, Any]], *, sites: list[dict] | None = None) -> Path:
-    """A minimal threadline.yaml in ``tmp_path`` with a SQLite warehouse and these sources."""
+def write_config(tmp_path: Path, sources: list[dict[str, Any]], *, sites: list[dict] | None = None,
+                 reporting_currency: str = "USD") -> Path:
+    """A minimal threadline.yaml in ``tmp_path`` with a SQLite warehouse there and these sources."""
     path = tmp_path / "threadline.yaml"
     path.write_text(yaml.safe_dump({
         "warehouse": {"url": f"sqlite:///{tmp_path / 'warehouse.sqlite'}"}, "landing_dir": "landing",
-        "reports_dir": "reports", "reporting_currency": "USD", "sites": sites or [{"id": "NORTH"}],
-        "sources": sources}, sort_keys=False), encoding="utf-8")
+        "reports_dir": "reports", "reporting_currency": reporting_currency, "sites": sites or [{"id": "NORTH"}],
+        "sources": sources}, sort_keys=False, allow_unicode=True), encoding="utf-8")
     return path

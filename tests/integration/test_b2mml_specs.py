@@ -16,10 +16,9 @@ from datetime import date
 from pathlib import Path
 
 import pytest
-import yaml
 from lxml import etree
 
-from tests.integration.commands import mappings_check
+from tests.integration.commands import mappings_check, write_config
 from tests import b2mml_documents
 from tests.integration.readback import canonical_rows
 from threadline.config import load_config
@@ -89,17 +88,10 @@ def test_the_schema_rejects_what_v0701_does_not_allow(v0701_schema):
 def _write_config(tmp_path: Path, outbox: Path, xsd: Path | None = None) -> Path:
     """threadline.yaml with one ``b2mml`` source over ``outbox`` (validating against ``xsd`` when given)."""
     connection = {"path": str(outbox), **({"schema": str(xsd)} if xsd else {})}
-    config = {
-        "warehouse": {"url": f"sqlite:///{tmp_path / 'warehouse.sqlite'}"},
-        "landing_dir": "landing", "reports_dir": "reports", "reporting_currency": "EUR",
-        "sites": [{"id": "NORTH"}, {"id": "SOUTH"}],
-        "sources": [{"name": SOURCE, "kind": "b2mml", "role": "mes", "connection": connection,
-                     "streams": [{"name": name, "records": records, "mapping": mapping}
-                                 for name, (records, mapping) in STREAMS.items()]}],
-    }
-    path = tmp_path / "threadline.yaml"
-    path.write_text(yaml.safe_dump(config, sort_keys=False), encoding="utf-8")
-    return path
+    return write_config(tmp_path, [{"name": SOURCE, "kind": "b2mml", "role": "mes", "connection": connection,
+                                    "streams": [{"name": name, "records": records, "mapping": mapping}
+                                                for name, (records, mapping) in STREAMS.items()]}],
+                        sites=[{"id": "NORTH"}, {"id": "SOUTH"}], reporting_currency="EUR")
 
 
 def test_the_b2mml_specs_pass_mappings_check(tmp_path):

@@ -3,23 +3,16 @@
 from __future__ import annotations
 
 import json
-import os
-import subprocess
-import sys
 from pathlib import Path
 
 import pytest
 
+from tests.integration.commands import threadline as cli
 from threadline.demo.landscape import build_landscape
 from threadline.warehouse.db import head_revision
 
-THREADLINE = str(Path(sys.executable).with_name("threadline"))
 ROOT_SPECS = Path(__file__).resolve().parents[2] / "mappings" / "specs"
 
-
-def cli(*args: str, env: dict | None = None) -> subprocess.CompletedProcess:
-    return subprocess.run([THREADLINE, *args], capture_output=True, text=True, timeout=300,
-                          env={**os.environ, "CI": "true", **(env or {})})
 
 
 @pytest.fixture(scope="module")

@@ -17,11 +17,11 @@ from pathlib import Path
 
 import pandas as pd
 import pytest
-import yaml
 from sqlalchemy import create_engine, select, text
 from sqlalchemy.engine import make_url
 
 from tests.integration.commands import mappings_check, write_config
+from tests.servers import mariadb_reader_database, run_and_dispose
 from tests import cmms_layouts, erp_layouts
 from tests.integration import readback
 from threadline.config import load_config
@@ -63,15 +63,8 @@ def _stream_settings(streams: list[dict], sql) -> list[dict]:
 
 
 def _write_config(tmp_path: Path, name: str, connection: dict, streams: list[dict]) -> Path:
-    config = {
-        "warehouse": {"url": f"sqlite:///{tmp_path / 'warehouse.sqlite'}"},
-        "landing_dir": "landing", "reports_dir": "reports", "reporting_currency": "USD", "sites": SITES,
-        "sources": [{"name": name, "kind": "odbc", "role": "cmms" if name == "maximo" else "erp",
-                     "connection": connection, "streams": streams}],
-    }
-    path = tmp_path / "threadline.yaml"
-    path.write_text(yaml.safe_dump(config, sort_keys=False, allow_unicode=True), encoding="utf-8")
-    return path
+    return write_config(tmp_path, [{"name": name, "kind": "odbc", "role": "cmms" if name == "maximo" else "erp",
+                                    "connection": connection, "streams": streams}], sites=SITES)
 
 
 def _run(config_path: Path):
@@ -121,13 +114,6 @@ class MaximoSource(erp_layouts.LayoutDatabase):
     extra_names = ("SERVICEVENDOR", "SERVICEITEM", "SERVICEQTY")
 
 
-def _drop(admin, *statements: str) -> None:
-    with admin.connect() as conn:
-        for statement in statements:
-            conn.execute(text(statement))
-    admin.dispose()
-
-
 @pytest.fixture(params=[pytest.param("postgresql", marks=pytest.mark.postgres), "mariadb"])
 def maximo(request, realworld, tmp_path, monkeypatch) -> MaximoSource:
     """The Maximo work-management layout in a scratch database of the backend (dropped afterwards)."""
@@ -139,7 +125,7 @@ def maximo(request, realworld, tmp_path, monkeypatch) -> MaximoSource:
         admin = create_engine(server, isolation_level="AUTOCOMMIT")
         with admin.connect() as conn:
             conn.execute(text(f"CREATE DATABASE {name} ENCODING 'UTF8' TEMPLATE template0"))
-        cleanup = lambda: _drop(admin, f"DROP DATABASE IF EXISTS {name} WITH (FORCE)")  # noqa: E731
+        cleanup = lambda: run_and_dispose(admin, f"DROP DATABASE IF EXISTS {name} WITH (FORCE)")  # noqa: E731
         url = server.set(database=name)
         erp_layouts.load_postgres(f"host={url.host} port={url.port or 5432} user={url.username} dbname={name}"
                                   + (f" password={url.password}" if url.password else ""), tables)
@@ -151,13 +137,7 @@ def maximo(request, realworld, tmp_path, monkeypatch) -> MaximoSource:
         server = make_url(request.getfixturevalue("mariadb_server_url"))
         admin = create_engine(server, isolation_level="AUTOCOMMIT")
         # a read-only user with a password, which the source reads from the environment
-        user, password = name, "Pw-" + uuid.uuid4().hex
-        with admin.connect() as conn:
-            conn.execute(text(f"CREATE DATABASE {name}"))
-            conn.execute(text(f"CREATE USER '{user}'@'%' IDENTIFIED BY '{password}'"))
-            conn.execute(text(f"GRANT SELECT ON {name}.* TO '{user}'@'%'"))
-        cleanup = lambda: _drop(admin, f"DROP DATABASE IF EXISTS {name}",  # noqa: E731
-                                f"DROP USER IF EXISTS '{user}'@'%'")
+        user, password, cleanup = mariadb_reader_database(admin, name)
         url = server.set(database=name)
         erp_layouts.load_mariadb({"host": url.host, "port": url.port or 3306, "user": url.username,
                                   "password": url.password or "", "database": name}, tables, tmp_path,

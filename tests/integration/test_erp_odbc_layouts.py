@@ -22,11 +22,11 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import pytest
-import yaml
 from sqlalchemy import create_engine, text
 from sqlalchemy.engine import make_url
 
 from tests.integration.commands import mappings_check, write_config
+from tests.servers import mariadb_reader_database, run_and_dispose
 from tests import erp_layouts
 from threadline.config import load_config
 from threadline.pipeline import run_pipeline
@@ -135,7 +135,7 @@ def source(request, backend, realworld, tmp_path, monkeypatch) -> Source:
         with admin.connect() as conn:
             conn.execute(text(f"CREATE DATABASE {name} ENCODING 'SQL_ASCII' TEMPLATE template0 "
                               f"LC_COLLATE 'C' LC_CTYPE 'C'"))
-        cleanup.append(lambda: _drop(admin, f"DROP DATABASE IF EXISTS {name} WITH (FORCE)"))
+        cleanup.append(lambda: run_and_dispose(admin, f"DROP DATABASE IF EXISTS {name} WITH (FORCE)"))
         url = server.set(database=name)
         erp_layouts.load_postgres(f"host={url.host} port={url.port or 5432} user={url.username} dbname={name}"
                                   + (f" password={url.password}" if url.password else ""), tables, "cp1252")
@@ -150,12 +150,8 @@ def source(request, backend, realworld, tmp_path, monkeypatch) -> Source:
         server = make_url(request.getfixturevalue("mariadb_server_url"))
         admin = create_engine(server, isolation_level="AUTOCOMMIT")
         # a read-only user with a password, which the source reads from the environment
-        user, password = name, "Pw-" + uuid.uuid4().hex
-        with admin.connect() as conn:
-            conn.execute(text(f"CREATE DATABASE {name}"))
-            conn.execute(text(f"CREATE USER '{user}'@'%' IDENTIFIED BY '{password}'"))
-            conn.execute(text(f"GRANT SELECT ON {name}.* TO '{user}'@'%'"))
-        cleanup.append(lambda: _drop(admin, f"DROP DATABASE IF EXISTS {name}", f"DROP USER IF EXISTS '{user}'@'%'"))
+        user, password, drop = mariadb_reader_database(admin, name)
+        cleanup.append(drop)
         url = server.set(database=name)
         erp_layouts.load_mariadb({"host": url.host, "port": url.port or 3306, "user": url.username,
                                   "password": url.password or "", "database": name}, tables, tmp_path,
@@ -174,27 +170,14 @@ def source(request, backend, realworld, tmp_path, monkeypatch) -> Source:
             step()
 
 
-def _drop(admin, *statements: str) -> None:
-    with admin.connect() as conn:
-        for statement in statements:
-            conn.execute(text(statement))
-    admin.dispose()
-
-
 def _write_config(tmp_path: Path, source: Source) -> Path:
     """threadline.yaml for this source: an ``odbc`` source and a SQLite warehouse in tmp_path."""
     streams = [dict(s, batch_size=25_000, **({"query": source.sql(s["query"])} if "query" in s else {}))
                for s in source.layout.streams]
-    config = {
-        "warehouse": {"url": f"sqlite:///{tmp_path / 'warehouse.sqlite'}"},
-        "landing_dir": "landing", "reports_dir": "reports", "reporting_currency": "USD",
-        "sites": [{"id": "NORTH"}, {"id": "BEDFORD"}, {"id": "NASHUA"}],
-        "sources": [{"name": source.layout.source_name, "kind": "odbc", "role": "erp" if source.layout.name == "jde"
-                     else "cmms", "connection": source.odbc, "streams": streams}],
-    }
-    path = tmp_path / "threadline.yaml"
-    path.write_text(yaml.safe_dump(config, sort_keys=False, allow_unicode=True), encoding="utf-8")
-    return path
+    return write_config(tmp_path, [{"name": source.layout.source_name, "kind": "odbc",
+                                    "role": "erp" if source.layout.name == "jde" else "cmms",
+                                    "connection": source.odbc, "streams": streams}],
+                        sites=[{"id": "NORTH"}, {"id": "BEDFORD"}, {"id": "NASHUA"}])
 
 
 def _source_keys(source: Source, where: str = "") -> pd.DataFrame:

@@ -12,21 +12,18 @@ bookmark and leaves the warehouse equal to the API again.
 from __future__ import annotations
 
 import json
-import os
-import subprocess
-import sys
 from datetime import date, datetime, timedelta
 from pathlib import Path
 
 import pytest
-import yaml
 
+from tests.integration.commands import threadline as cli
+from tests.integration.commands import write_config
 from tests.integration.readback import canonical_rows, stored_bookmark, stream_log
 from tests.rest_server import CmmsApi
 from threadline.config import load_config
 from threadline.pipeline import run_pipeline
 
-THREADLINE = str(Path(sys.executable).with_name("threadline"))
 TOKEN_ENV = "TL_IT_CMMS_TOKEN"
 TOKEN = "it-" + "7c1e55b0a9d2"
 STATUS = {"WAPPR": "planned", "APPR": "released", "INPRG": "in_progress", "COMP": "completed", "CLOSE": "closed",
@@ -42,35 +39,23 @@ def api(monkeypatch):
         yield server
 
 
-def write_config(tmp_path: Path, api: CmmsApi) -> Path:
+def rest_config(tmp_path: Path, api: CmmsApi) -> Path:
     """threadline.yaml with one ``rest`` source (work orders and their tasks) and a SQLite warehouse."""
     common = {"path": "/workorders", "params": {"sort": "changed_at"}, "bookmark_param": "changed_since",
               "batch_size": 100, "paging": PAGING}
-    config = {
-        "warehouse": {"url": f"sqlite:///{tmp_path / 'warehouse.sqlite'}"},
-        "landing_dir": "landing", "reports_dir": "reports", "reporting_currency": "USD",
-        "sites": [{"id": "NORTH"}, {"id": "SOUTH"}],
-        "sources": [{
-            "name": "cmms", "kind": "rest", "role": "cmms",
-            "connection": {"base_url": api.base_url, "auth": "bearer", "token_env": TOKEN_ENV,
-                           "check_path": "/workorders", "backoff_seconds": 0.05},
-            "streams": [
-                {"name": "work_orders", "mapping": "rest_cmms/work_orders.yaml", "records": "data.workorders",
-                 "key": ["site", "wonum"], "bookmark": ["changed_at", "wonum"], **common},
-                {"name": "tasks", "mapping": "rest_cmms/tasks.yaml", "records": "data.workorders[].tasks",
-                 "key": ["workorders.site", "workorders.wonum", "task_id"],
-                 "bookmark": ["workorders.changed_at", "workorders.wonum"], **common},
-            ],
-        }],
-    }
-    path = tmp_path / "threadline.yaml"
-    path.write_text(yaml.safe_dump(config, sort_keys=False), encoding="utf-8")
-    return path
+    return write_config(tmp_path, [{
+        "name": "cmms", "kind": "rest", "role": "cmms",
+        "connection": {"base_url": api.base_url, "auth": "bearer", "token_env": TOKEN_ENV,
+                       "check_path": "/workorders", "backoff_seconds": 0.05},
+        "streams": [
+            {"name": "work_orders", "mapping": "rest_cmms/work_orders.yaml", "records": "data.workorders",
+             "key": ["site", "wonum"], "bookmark": ["changed_at", "wonum"], **common},
+            {"name": "tasks", "mapping": "rest_cmms/tasks.yaml", "records": "data.workorders[].tasks",
+             "key": ["workorders.site", "workorders.wonum", "task_id"],
+             "bookmark": ["workorders.changed_at", "workorders.wonum"], **common},
+        ],
+    }], sites=[{"id": "NORTH"}, {"id": "SOUTH"}])
 
-
-def cli(*args: str, env: dict | None = None) -> subprocess.CompletedProcess:
-    return subprocess.run([THREADLINE, *args], capture_output=True, text=True, timeout=300,
-                          env={**os.environ, "CI": "true", **(env or {})})
 
 
 def day(stamp: str | None):
@@ -95,7 +80,7 @@ def assert_warehouse_equals_api(url: str, api: CmmsApi) -> None:
 
 
 def test_a_rest_source_syncs_completely_then_incrementally(api, tmp_path):
-    config_path = write_config(tmp_path, api)
+    config_path = rest_config(tmp_path, api)
     url = f"sqlite:///{tmp_path / 'warehouse.sqlite'}"
 
     checked = cli("--config", str(config_path), "check", "--json")
@@ -141,7 +126,7 @@ def test_a_rest_source_syncs_completely_then_incrementally(api, tmp_path):
 
 
 def test_check_and_sync_say_when_the_token_is_refused(api, tmp_path):
-    config_path = write_config(tmp_path, api)
+    config_path = rest_config(tmp_path, api)
     wrong = "it-" + "revoked-0000"
     checked = cli("--config", str(config_path), "check", "--json", env={TOKEN_ENV: wrong})
     assert checked.returncode == 1

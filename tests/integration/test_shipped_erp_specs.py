@@ -15,7 +15,6 @@ from datetime import date
 from pathlib import Path
 
 import pytest
-import yaml
 from sqlalchemy import create_engine, select, text
 from sqlalchemy.engine import make_url
 
@@ -30,14 +29,7 @@ SPECS = Path(__file__).resolve().parents[2] / "mappings" / "specs"
 
 
 def _write_config(tmp_path: Path, source: dict) -> Path:
-    config = {
-        "warehouse": {"url": f"sqlite:///{tmp_path / 'warehouse.sqlite'}"},
-        "landing_dir": "landing", "reports_dir": "reports", "reporting_currency": "USD",
-        "sites": [{"id": "NORTH"}], "sources": [source],
-    }
-    path = tmp_path / "threadline.yaml"
-    path.write_text(yaml.safe_dump(config, sort_keys=False), encoding="utf-8")
-    return path
+    return write_config(tmp_path, [source])
 
 
 def _sync(config_path: Path):
