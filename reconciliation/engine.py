@@ -13,6 +13,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
+import numpy as np
 import pandas as pd
 
 from reconciliation import costs, links, osp, traceability
@@ -21,6 +22,9 @@ from reconciliation.exceptions import FINDING_COLUMNS, empty_findings, make_find
 from reconciliation.frames import CanonicalFrames
 
 RuleCheck = Callable[[CanonicalFrames, "ReconcileSettings"], pd.DataFrame]
+
+#: what a tolerance override may be scoped to: the row column each selector matches
+OVERRIDE_SELECTORS = {"supplier": "supplier_id", "process": "process", "site": "site"}
 
 #: the check behind each implemented rule id; CST-003 is derived from the cost roll-up
 CHECKS: dict[str, RuleCheck] = {
@@ -38,18 +42,51 @@ COST_RULE = "CST-003"
 
 
 @dataclass(frozen=True)
+class ToleranceOverride:
+    """Tolerances of one rule for one supplier, process or site (or a combination of them).
+
+    Outside processors are bought on their own terms (a heat treater's minimum lot charge, per-kg
+    pricing, a plater's rework loop), so a tolerance may differ per supplier and process. Among the
+    overrides matching a row the most specific wins: supplier before process before site, so
+    supplier + process beats supplier, which beats process + site, which beats process.
+    """
+
+    rule: str
+    tolerances: Mapping[str, Any]
+    supplier: str | None = None
+    process: str | None = None
+    site: str | None = None
+
+    @property
+    def selectors(self) -> dict[str, str]:
+        """The selectors set, by name (supplier, process, site)."""
+        return {name: getattr(self, name) for name in OVERRIDE_SELECTORS if getattr(self, name) is not None}
+
+    @property
+    def specificity(self) -> int:
+        """Rank among matching overrides; higher wins (see the class docstring)."""
+        return 4 * (self.supplier is not None) + 2 * (self.process is not None) + (self.site is not None)
+
+    def describe(self) -> str:
+        """'supplier 1001, process heat_treat' for messages and ``threadline rules list``."""
+        return ", ".join(f"{name} {value}" for name, value in self.selectors.items())
+
+
+@dataclass(frozen=True)
 class ReconcileSettings:
     """What the rules judge against: the as-of date, the reporting currency, tolerances, rules off.
 
-    ``tolerances`` overrides the catalogue's defaults per rule id (``{"OSP-005": {"grace_days": 3}}``).
-    Unknown rule ids or tolerance names are refused, so a typo cannot switch a rule off or leave a
-    tolerance at its default unnoticed.
+    ``tolerances`` overrides the catalogue's defaults per rule id (``{"OSP-005": {"grace_days": 3}}``);
+    ``overrides`` narrow a rule's tolerances further to a supplier, process or site
+    (:class:`ToleranceOverride`). Unknown rule ids or tolerance names are refused, so a typo cannot
+    switch a rule off or leave a tolerance at its default unnoticed.
     """
 
     as_of: datetime.date
     reporting_currency: str
     tolerances: Mapping[str, Mapping[str, Any]] = field(default_factory=dict)
     disabled: frozenset[str] = frozenset()
+    overrides: tuple[ToleranceOverride, ...] = ()
 
     def __post_init__(self) -> None:
         problems = []
@@ -59,15 +96,26 @@ class ReconcileSettings:
             if rule_id not in CATALOGUE:
                 problems.append(f"unknown rule id {rule_id!r}; valid: {', '.join(CATALOGUE)}")
         for rule_id, values in self.tolerances.items():
-            if rule_id in CATALOGUE:
-                known = CATALOGUE[rule_id].tolerances
-                for name in values:
-                    if name not in known:
-                        valid = ", ".join(known) or "none"
-                        problems.append(f"rule {rule_id} has no tolerance {name!r}; valid: {valid}")
+            problems += _unknown_tolerances(rule_id, values, f"rule {rule_id}")
+        seen: dict[tuple, int] = {}
+        for i, override in enumerate(self.overrides):
+            where = f"override {i + 1} ({override.rule}{': ' + override.describe() if override.selectors else ''})"
+            if override.rule not in CATALOGUE:
+                problems.append(f"{where}: unknown rule id {override.rule!r}; valid: {', '.join(CATALOGUE)}")
+                continue
+            if not override.selectors:
+                problems.append(f"{where}: name a supplier, process or site (rule-wide values go in tolerances)")
+            if not override.tolerances:
+                problems.append(f"{where}: sets no tolerance")
+            problems += _unknown_tolerances(override.rule, override.tolerances, where)
+            scope = (override.rule, tuple(sorted(override.selectors.items())))
+            if scope in seen:
+                problems.append(f"{where}: the same scope as override {seen[scope] + 1}; merge the two")
+            seen.setdefault(scope, i)
         if problems:
             raise ValueError("reconcile settings: " + "; ".join(problems))
         object.__setattr__(self, "disabled", frozenset(self.disabled))
+        object.__setattr__(self, "overrides", tuple(self.overrides))
 
     def tolerance(self, rule_id: str, name: str) -> Any:
         """The tolerance ``name`` of a rule: the configured value, else the catalogue default."""
@@ -76,9 +124,51 @@ class ReconcileSettings:
             return configured[name]
         return rule(rule_id).tolerances[name]
 
+    def tolerance_for(self, rule_id: str, name: str, rows: pd.DataFrame) -> pd.Series:
+        """The tolerance ``name`` of a rule for each row, with supplier/process/site overrides applied.
+
+        A row matches an override when its ``supplier_id``, ``process`` and ``site`` columns equal
+        every selector the override sets (a selector whose column ``rows`` lacks never matches). Rows
+        no override matches get :meth:`tolerance`. The result is aligned with ``rows``.
+        """
+        default = self.tolerance(rule_id, name)
+        values = pd.Series([default] * len(rows), index=rows.index, dtype=object)
+        relevant = [o for o in self.overrides if o.rule == rule_id and name in o.tolerances]
+        # least specific first, so a more specific override writes over it
+        for override in sorted(relevant, key=lambda o: o.specificity):
+            hit = np.ones(len(rows), dtype=bool)
+            for selector, value in override.selectors.items():
+                column = OVERRIDE_SELECTORS[selector]
+                if column not in rows:
+                    hit[:] = False
+                    break
+                hit &= (rows[column] == value).fillna(False).to_numpy(dtype=bool)
+            if hit.any():
+                values[hit] = override.tolerances[name]
+        if isinstance(default, (int, float)) and not isinstance(default, bool):
+            return pd.to_numeric(values).astype("float64")
+        return values
+
     def enabled(self, rule_id: str) -> bool:
         """Whether the rule runs in this reconcile."""
         return rule_id not in self.disabled
+
+
+def _unknown_tolerances(rule_id: str, values: Mapping[str, Any], where: str) -> list[str]:
+    """Problems with tolerance names a rule does not have, or values of the wrong kind."""
+    if rule_id not in CATALOGUE:
+        return []
+    known = CATALOGUE[rule_id].tolerances
+    problems = []
+    for name, value in values.items():
+        if name not in known:
+            problems.append(f"{where} has no tolerance {name!r}; valid: {', '.join(known) or 'none'}")
+            continue
+        default = known[name]
+        numeric = isinstance(default, (int, float)) and not isinstance(default, bool)
+        if numeric and (isinstance(value, bool) or not isinstance(value, (int, float))):
+            problems.append(f"{where}: tolerance {name} must be a number, not {value!r}")
+    return problems
 
 
 @dataclass

@@ -16,6 +16,8 @@ from typing import Any, Optional
 
 import typer
 from rich.console import Console
+from rich.markup import escape
+from rich.padding import Padding
 from rich.progress import BarColumn, Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
 from rich.table import Table
 from rich.text import Text
@@ -333,26 +335,39 @@ def runs_list(limit: int = typer.Option(20, help="most recent runs to show"), as
 
 @rules_app.command("list")
 def rules_list(as_json: bool = JsonOption):
-    """The rule catalogue with descriptions and the tolerances in force."""
+    """The rule catalogue with descriptions, the tolerances in force and their per-supplier/process overrides."""
     from reconciliation.catalogue import CATALOGUE
 
     tolerances: dict[str, Any] = {}
     disabled: list[str] = []
+    overrides: list[Any] = []
     try:
         config = _config(check_specs=False)
-        tolerances, disabled = config.rules.tolerances, config.rules.disabled
+        tolerances, disabled, overrides = config.rules.tolerances, config.rules.disabled, config.rules.overrides
     except EXPECTED_ERRORS:
         if state.config_path:
             raise
     rows = [{"id": r.id, "severity": r.severity, "title": r.title, "description": r.description,
              "subject": r.subject, "tolerances": {**r.tolerances, **tolerances.get(r.id, {})},
+             "overrides": [o.model_dump(exclude_none=True, exclude={"rule"}) for o in overrides if o.rule == r.id],
              "enabled": r.id not in disabled} for r in CATALOGUE.values()]
     if as_json:
         _print_json(rows)
         return
-    console.print(_table("Rule catalogue", ["id", "severity", "title", "tolerances", "enabled"],
-                         [[r["id"], r["severity"], r["title"], json.dumps(r["tolerances"]) if r["tolerances"] else "",
-                           r["enabled"]] for r in rows]))
+
+    for row in rows:
+        state_note = "" if row["enabled"] else "  [yellow](disabled)[/yellow]"
+        console.print(f"[bold]{row['id']}[/bold]  {row['severity']}  {escape(row['title'])}{state_note}")
+        console.print(Padding(escape(row["description"]), (0, 0, 0, 4)))
+        console.print(Padding(f"about: {escape(row['subject'])}", (0, 0, 0, 4)), style="dim")
+        if row["tolerances"]:
+            values = ", ".join(f"{k}={v}" for k, v in row["tolerances"].items())
+            console.print(Padding(f"tolerances: {escape(values)}", (0, 0, 0, 4)))
+        for o in row["overrides"]:
+            scope = ", ".join(f"{k} {v}" for k, v in o.items() if k != "tolerances")
+            values = ", ".join(f"{k}={v}" for k, v in o["tolerances"].items())
+            console.print(Padding(f"for {escape(scope)}: {escape(values)}", (0, 0, 0, 4)))
+        console.print()
 
 
 ActorOption = typer.Option(None, "--actor", help="who acts (default: $THREADLINE_ACTOR, then the OS user)")

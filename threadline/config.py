@@ -55,12 +55,33 @@ class SiteConfig(_Strict):
     timezone: str = "UTC"
 
 
+class ToleranceOverrideConfig(_Strict):
+    """Tolerances of one rule for a supplier, a process or a site (or a combination of them)."""
+
+    rule: str
+    supplier: str | None = Field(default=None, description="supplier id as the PO line carries it")
+    process: str | None = Field(default=None, description="canonical process, e.g. heat_treat")
+    site: str | None = None
+    tolerances: dict[str, Any] = Field(min_length=1)
+
+
 class RulesConfig(_Strict):
-    """Reconciliation settings: the as-of date, rules switched off, tolerances per rule id."""
+    """Reconciliation settings: the as-of date, rules switched off, tolerances per rule id and
+    overrides of them per supplier, process or site."""
 
     as_of: date | None = Field(default=None, description="date the rules judge against; empty = today")
     disabled: list[str] = Field(default_factory=list)
     tolerances: dict[str, dict[str, Any]] = Field(default_factory=dict)
+    overrides: list[ToleranceOverrideConfig] = Field(default_factory=list)
+
+    def reconcile_settings(self, *, as_of: date, reporting_currency: str):
+        """The engine's settings for these rules (``as_of`` already resolved)."""
+        from reconciliation.engine import ReconcileSettings, ToleranceOverride
+
+        return ReconcileSettings(
+            as_of=as_of, reporting_currency=reporting_currency, tolerances=self.tolerances,
+            disabled=frozenset(self.disabled),
+            overrides=tuple(ToleranceOverride(**o.model_dump()) for o in self.overrides))
 
 
 class SourceConfig(_Strict):
@@ -216,6 +237,15 @@ def load_config(path: str | os.PathLike | None = None, *, check_specs: bool = Tr
 
         if rule_id not in CATALOGUE:
             problems.append(f"rules: unknown rule id {rule_id!r}; valid: {', '.join(CATALOGUE)}")
+    for i, override in enumerate(config.rules.overrides):
+        if override.site is not None and override.site not in site_ids:
+            problems.append(f"rules.overrides[{i}].site: {override.site!r} is not a configured site "
+                            f"({sorted(site_ids)})")
+    if not any(p.startswith("rules: unknown rule id") for p in problems):
+        try:  # tolerance names and values, override scopes: the engine's own checks
+            config.rules.reconcile_settings(as_of=date.today(), reporting_currency=config.reporting_currency)
+        except ValueError as exc:
+            problems.append(f"rules: {str(exc).removeprefix('reconcile settings: ')}")
 
     for i, source in enumerate(config.sources):
         where = f"sources[{i}]"
@@ -253,5 +283,5 @@ def load_config(path: str | os.PathLike | None = None, *, check_specs: bool = Tr
     return config
 
 
-__all__ = ["Config", "SourceConfig", "RulesConfig", "SiteConfig", "WarehouseConfig", "load_config",
+__all__ = ["Config", "SourceConfig", "RulesConfig", "ToleranceOverrideConfig", "SiteConfig", "WarehouseConfig", "load_config",
            "locate_config", "KINDS"]

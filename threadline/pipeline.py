@@ -464,7 +464,7 @@ def reconcile_and_publish(config: Config, warehouse: Warehouse, run_id: str,
                           reporter: Reporter | None = None) -> dict[str, Any]:
     """Run the rules over the warehouse, publish exceptions and roll-ups, write the gap report."""
     from reconciliation.catalogue import CATALOGUE
-    from reconciliation.engine import ReconcileSettings, reconcile
+    from reconciliation.engine import reconcile
     from threadline.publish import publish_exceptions, publish_rollup
     from threadline.reports.gap import write_gap_report
 
@@ -474,8 +474,7 @@ def reconcile_and_publish(config: Config, warehouse: Warehouse, run_id: str,
     reporter.stage("reconcile")
     frames = read_canonical(warehouse)
     as_of = config.rules.as_of or utcnow().date()
-    settings = ReconcileSettings(as_of=as_of, reporting_currency=config.reporting_currency,
-                                 tolerances=config.rules.tolerances, disabled=frozenset(config.rules.disabled))
+    settings = config.rules.reconcile_settings(as_of=as_of, reporting_currency=config.reporting_currency)
     result = reconcile(frames, settings)
     seconds["reconcile"] = time.perf_counter() - started
 

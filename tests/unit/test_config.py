@@ -120,3 +120,21 @@ def test_the_example_config_in_the_repository_is_valid():
     config = load_config(example)
     assert {s.kind for s in config.sources} == {"odbc", "soap", "sql", "b2mml"}
     assert config.warehouse.url_env == "THREADLINE_WAREHOUSE_URL"
+
+
+def test_tolerance_overrides_are_validated_with_the_rest(tmp_path):
+    body = VALID.replace("rules: {as_of: 2026-06-30, tolerances: {OSP-005: {grace_days: 3}}}", """rules:
+      as_of: 2026-06-30
+      overrides:
+        - {rule: OSP-005, process: heat_treat, tolerances: {grace_days: 5}}
+        - {rule: OSP-005, supplier: "1001", site: NORTH, tolerances: {grace_days: 9}}""")
+    config = load_config(write_config(tmp_path, body))
+    settings = config.rules.reconcile_settings(as_of=config.rules.as_of, reporting_currency="USD")
+    assert [o.describe() for o in settings.overrides] == ["process heat_treat", "supplier 1001, site NORTH"]
+
+    bad = body.replace("grace_days: 5", "grace_dayz: 5").replace("site: NORTH", "site: WEST")
+    with pytest.raises(ConfigError) as info:
+        load_config(write_config(tmp_path, bad))
+    text = "\n".join(info.value.problems)
+    assert "rules.overrides[1].site: 'WEST' is not a configured site" in text
+    assert "override 1 (OSP-005: process heat_treat) has no tolerance 'grace_dayz'; valid: grace_days" in text

@@ -207,3 +207,49 @@ def test_python_dates_and_datetimes_are_read_as_dates():
     findings = reconcile(frames, settings).findings
     found = set(findings.loc[findings["rule_id"] == "OSP-005", "subject_source_key"])
     assert found == {row["subject_source_key"] for row in fixture["expected"]}
+
+
+def test_tolerance_overrides_pick_the_most_specific_match_per_row():
+    from reconciliation.engine import ToleranceOverride
+
+    settings = ReconcileSettings(
+        as_of=datetime.date(2024, 6, 30), reporting_currency="EUR", tolerances={"OSP-005": {"grace_days": 2}},
+        overrides=(
+            ToleranceOverride("OSP-005", {"grace_days": 5}, process="heat_treat"),
+            ToleranceOverride("OSP-005", {"grace_days": 9}, supplier="S1"),
+            ToleranceOverride("OSP-005", {"grace_days": 12}, supplier="S1", process="heat_treat"),
+            ToleranceOverride("OSP-005", {"grace_days": 7}, process="plating", site="SOUTH"),
+        ))
+    rows = pd.DataFrame({
+        "supplier_id": pd.array(["S1", "S1", "S2", "S2", "S2", None], dtype="string[pyarrow]"),
+        "process": pd.array(["heat_treat", "ndt", "heat_treat", "plating", "plating", None], dtype="string[pyarrow]"),
+        "site": pd.array(["NORTH", "NORTH", "NORTH", "SOUTH", "NORTH", "NORTH"], dtype="string[pyarrow]"),
+    }, index=[10, 11, 12, 13, 14, 15])
+    got = settings.tolerance_for("OSP-005", "grace_days", rows)
+    assert list(got.index) == [10, 11, 12, 13, 14, 15]
+    assert got.tolist() == [12.0, 9.0, 5.0, 7.0, 2.0, 2.0]
+    # a selector whose column the rows lack never matches
+    assert settings.tolerance_for("OSP-005", "grace_days", rows[["site"]]).tolist() == [2.0] * 6
+
+
+@pytest.mark.parametrize("override, message", [
+    ({"rule": "OSP-999", "process": "ndt", "tolerances": {"grace_days": 1}}, "unknown rule id 'OSP-999'"),
+    ({"rule": "OSP-005", "process": "ndt", "tolerances": {"grace_dayz": 1}}, "no tolerance 'grace_dayz'"),
+    ({"rule": "OSP-005", "tolerances": {"grace_days": 1}}, "name a supplier, process or site"),
+    ({"rule": "OSP-005", "process": "ndt", "tolerances": {"grace_days": "two"}}, "must be a number"),
+])
+def test_bad_tolerance_overrides_are_refused(override, message):
+    from reconciliation.engine import ToleranceOverride
+
+    with pytest.raises(ValueError, match=message):
+        ReconcileSettings(as_of=datetime.date(2024, 6, 30), reporting_currency="EUR",
+                          overrides=(ToleranceOverride(**override),))
+
+
+def test_two_overrides_of_the_same_scope_are_refused():
+    from reconciliation.engine import ToleranceOverride
+
+    twice = (ToleranceOverride("OSP-005", {"grace_days": 1}, process="ndt"),
+             ToleranceOverride("OSP-005", {"grace_days": 3}, process="ndt"))
+    with pytest.raises(ValueError, match="the same scope as override 1"):
+        ReconcileSettings(as_of=datetime.date(2024, 6, 30), reporting_currency="EUR", overrides=twice)
