@@ -71,9 +71,11 @@ CATALOGUE: dict[str, Rule] = {
         Rule(
             "LNK-007", "error", "Outside-processing operation bought on several PO lines",
             "An outside-processing operation is linked at operation level (the PO line naming the operation, "
-            "the operation naming the line, or an asserted/confirmed link) to two or more PO lines that are "
-            "not cancelled: the same outside work may be bought, received and paid twice.",
+            "the operation naming the line, or an asserted/confirmed link) to more PO lines that are not "
+            "cancelled than its process allows (one, unless a rework loop is allowed for the process): the "
+            "same outside work may be bought, received and paid twice.",
             "wo_operation",
+            {"max_active_lines": 1},
         ),
         Rule(
             "OSP-001", "error", "Outside-processing operation without a PO line",

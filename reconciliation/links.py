@@ -470,10 +470,13 @@ def _qty(value) -> str:
 
 
 def osp_operation_bought_twice(data: CanonicalFrames, settings: ReconcileSettings) -> pd.DataFrame:
-    """LNK-007: outside-processing operations linked at operation level to two or more active PO lines.
+    """LNK-007: outside-processing operations linked at operation level to more active PO lines than
+    ``max_active_lines`` allows (1 by default; per process and site).
 
     Active means not cancelled: a closed line was bought all the same. The same line held by two
-    sources (same site, PO and line number) counts once.
+    sources (same site, PO and line number) counts once. A process with a rework loop (parts sent
+    back to the heat treater after a failed hardness test, bought on a new line) is allowed more
+    lines through an override of ``max_active_lines`` for that process.
     """
     ops = data["wo_operation"]
     osp_ops = ops[flag(ops["is_outside_processing"])]
@@ -483,8 +486,15 @@ def osp_operation_bought_twice(data: CanonicalFrames, settings: ReconcileSetting
         columns={"po_source_system": "line_system", "po_source_key": "line_key"}).merge(active[_LINE_ID], on=_LINE_ID)
     distinct = links.drop_duplicates([*OP_KEY, "po_number", "line_number"])
     counts = distinct.groupby(OP_KEY, observed=True, sort=False).size()
-    twice = counts[counts >= 2].reset_index()[OP_KEY]
-    offending = osp_ops.merge(twice, on=OP_KEY).reset_index(drop=True)
+    several = counts[counts >= 2].rename("active_lines").reset_index()
+    # the allowance is the operation's own (its process and site); the same op from two sources
+    # counts with the larger allowance of the two
+    allowed = osp_ops[[*OP_KEY, "process"]].merge(several[OP_KEY], on=OP_KEY)
+    allowed = allowed.assign(max_active_lines=settings.tolerance_for("LNK-007", "max_active_lines", allowed).to_numpy())
+    allowed = allowed.groupby(OP_KEY, observed=True, sort=False)["max_active_lines"].max().reset_index()
+    several = several.merge(allowed, on=OP_KEY)
+    twice = several.loc[several["active_lines"] > several["max_active_lines"], OP_KEY]
+    offending = osp_ops.merge(several, on=OP_KEY).merge(twice, on=OP_KEY).reset_index(drop=True)
     if offending.empty:
         return pd.DataFrame(columns=list(SUBJECT_COLUMNS))
 
@@ -504,11 +514,17 @@ def osp_operation_bought_twice(data: CanonicalFrames, settings: ReconcileSetting
         process = f" ({row.process})" if text(row.process) else ""
         summaries.append(
             f"Outside-processing operation {row.op_seq}{process} of work order {row.wo_number} (site {row.site}, "
-            f"{row.source_system}) is linked to {len(bought_by)} active PO lines: {named}. The work may be bought twice."
+            f"{row.source_system}) is linked to {len(bought_by)} active PO lines: {named}. The work may be bought "
+            f"twice{_allowance(row.max_active_lines)}."
         )
-        evidence.append(to_json({"records": [record, *bought_by]}))
+        evidence.append(to_json({"records": [record, *bought_by], "max_active_lines": int(row.max_active_lines)}))
     first = line_rows.drop_duplicates(OP_KEY)[[*OP_KEY, "po_number", "line_number"]]
     offending = offending.drop(columns=["po_number", "line_number"], errors="ignore").merge(first, how="left", on=OP_KEY)
     return subject_frame(offending, "wo_operation", wo_number=offending["wo_number"], op_seq=offending["op_seq"],
                          po_number=offending["po_number"], line_number=offending["line_number"],
                          summary=summaries, evidence=evidence)
+
+
+def _allowance(max_active_lines: float) -> str:
+    """', at most N are allowed for a rework loop' when the allowance is above one line."""
+    return f" (at most {int(max_active_lines)} are allowed for a rework loop)" if max_active_lines > 1 else ""

@@ -1,6 +1,7 @@
 """Rule tests as data: each fixture under fixtures/rules holds input tables and the offending rows.
 
-A fixture names the rule, the as-of date, the reporting currency, optional tolerances, the input
+A fixture names the rule, the as-of date, the reporting currency, optional tolerances and
+per-supplier/process/site overrides of them (``overrides``, as in threadline.yaml), the input
 tables (only the columns the rule needs; the rest are filled with NA here), the expected findings
 (by subject) and the near misses that must not fire. The rule must return exactly the expected
 subjects.
@@ -52,10 +53,13 @@ def build_frames(tables: dict[str, list[dict]]) -> dict[str, pd.DataFrame]:
 
 
 def run_fixture(fixture: dict, **overrides) -> pd.DataFrame:
+    from reconciliation.engine import ToleranceOverride
+
     settings = ReconcileSettings(
         as_of=fixture["as_of"],
         reporting_currency=fixture["reporting_currency"],
         tolerances=fixture.get("tolerances", {}),
+        overrides=tuple(ToleranceOverride(**o) for o in fixture.get("overrides", [])),
         **overrides,
     )
     return reconcile(build_frames(fixture["tables"]), settings).findings
