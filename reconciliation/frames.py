@@ -16,6 +16,7 @@ number names the whole PO: every line of that PO satisfies (and is linked by) it
 from __future__ import annotations
 
 import json
+from concurrent.futures import ThreadPoolExecutor
 from collections.abc import Iterable, Mapping
 from datetime import date, datetime
 from functools import cached_property
@@ -23,6 +24,8 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
+import pyarrow as pa
+import pyarrow.compute as pc
 
 from mappings.canonical import ENTITIES, entity
 
@@ -50,6 +53,33 @@ PO_KEY = ["site", "po_number"]
 WO_KEY = ["site", "wo_number"]
 OP_KEY = ["site", "wo_number", "op_seq"]
 
+#: Integer key codes attached to each entity's typed frame: code column -> the key columns it encodes.
+#: Rules join on these instead of on several text columns: one int64 column hashes and compares many
+#: times faster than three Arrow strings. Equal keys get equal codes in every entity (the columns of one
+#: kind share one dictionary, see ``_KEY_DOMAIN``); a key with an NA part gets -1, which joins nothing
+#: once rules drop it (``known``). ``_k_ref_*`` codes encode what a row names, whether it exists or not.
+KEY_CODES: dict[str, dict[str, tuple[str, ...]]] = {
+    "work_order": {"_k_wo": ("site", "wo_number"), "_k_ref_po": ("site", "po_ref"),
+                   "_k_ref_line": ("site", "po_ref", "po_line_ref")},
+    "wo_operation": {"_k_wo": ("site", "wo_number"), "_k_op": ("site", "wo_number", "op_seq"),
+                     "_k_ref_po": ("site", "po_ref"), "_k_ref_line": ("site", "po_ref", "po_line_ref")},
+    "purchase_order": {"_k_po": ("site", "po_number")},
+    "po_line": {"_k_po": ("site", "po_number"), "_k_line": ("site", "po_number", "line_number"),
+                "_k_ref_wo": ("site", "wo_ref"), "_k_ref_op": ("site", "wo_ref", "op_ref")},
+    "receipt": {"_k_po": ("site", "po_number"), "_k_line": ("site", "po_number", "line_number")},
+    "invoice_line": {"_k_po": ("site", "po_number"), "_k_line": ("site", "po_number", "line_number")},
+    "material_issue": {"_k_wo": ("site", "wo_number"), "_k_op": ("site", "wo_number", "op_seq"),
+                       "_k_ref_po": ("site", "po_ref"), "_k_ref_line": ("site", "po_ref", "po_line_ref")},
+    "labour_entry": {"_k_wo": ("site", "wo_number"), "_k_op": ("site", "wo_number", "op_seq")},
+    "wo_po_link": {"_k_wo": ("site", "wo_number"), "_k_op": ("site", "wo_number", "op_seq"),
+                   "_k_po": ("site", "po_number"), "_k_line": ("site", "po_number", "line_number")},
+}
+#: the kind of value each key column holds; the columns of one kind share one dictionary
+_KEY_DOMAIN = {"site": "site", "wo_number": "wo", "wo_ref": "wo", "op_seq": "op", "op_ref": "op",
+               "po_number": "po", "po_ref": "po", "line_number": "line", "po_line_ref": "line"}
+#: a code that joins nothing: some part of the key is NA
+NO_KEY = -1
+
 
 def column_types(entity_name: str) -> dict[str, str]:
     """Canonical type of every column of an entity's frame, lineage included."""
@@ -65,6 +95,15 @@ def empty_frame(entity_name: str) -> pd.DataFrame:
 
 def blank_to_na(values: pd.Series) -> pd.Series:
     """Text with blank and all-space values turned into NA: an empty reference is no reference."""
+    if isinstance(values.dtype, pd.StringDtype) and values.dtype.storage == "pyarrow":
+        # two plain scans over the Arrow buffers instead of stripping every string
+        arrow = values.array._pa_array  # noqa: SLF001 - the Arrow data behind the pandas array
+        if arrow.null_count == len(arrow):
+            return values
+        blank = pc.fill_null(pc.or_(pc.equal(pc.binary_length(arrow), 0), pc.utf8_is_space(arrow)), False)
+        if not pc.any(blank).as_py():
+            return values
+        return values.mask(np.asarray(blank.to_numpy(), dtype=bool))
     blank = (values.str.strip() == "").fillna(False).astype(bool)
     return values.mask(blank) if blank.any() else values
 
@@ -189,8 +228,91 @@ def keys_in(left: pd.DataFrame, right: pd.DataFrame, left_on: list[str], right_o
     return pd.Series(result, index=left.index)
 
 
+def known(codes: pd.Series | np.ndarray) -> np.ndarray:
+    """Which key codes name a whole key (no NA part), as a boolean array."""
+    return np.asarray(codes) != NO_KEY
+
+
+def codes_in(left: pd.Series | np.ndarray, right: pd.Series | np.ndarray) -> np.ndarray:
+    """Whether each key code of ``left`` occurs in ``right``; ``NO_KEY`` is never found."""
+    left = np.asarray(left, dtype=np.int64)
+    right = np.asarray(right, dtype=np.int64)
+    if not len(right) or not len(left):
+        return np.zeros(len(left), dtype=bool)
+    # a hash look-up: numpy's sort-based isin and unique are several times slower at a million keys
+    return pd.Series(left, copy=False).isin(right).to_numpy() & (left != NO_KEY)
+
+
+def _arrow(values: pd.Series) -> pa.ChunkedArray:
+    """The Arrow strings behind a text column of a typed frame."""
+    array = values.array
+    if hasattr(array, "_pa_array"):
+        data = array._pa_array  # noqa: SLF001 - zero-copy view of the Arrow-backed pandas array
+        data = data if isinstance(data, pa.ChunkedArray) else pa.chunked_array([data])
+    else:
+        data = pa.chunked_array([pa.array(values.astype(object).where(values.notna(), None), type=pa.large_string())])
+    # one string type for every column, so the columns of a kind share a dictionary
+    return data if data.type == pa.large_string() else data.cast(pa.large_string())
+
+
+def _domain_codes(columns: list[pa.ChunkedArray]) -> tuple[list[np.ndarray], int]:
+    """Codes of the values of several text columns of one kind, from one shared dictionary.
+
+    The columns are encoded as one array, so each value is hashed once; NA becomes ``NO_KEY``.
+    Returns the codes per column and the size of the dictionary.
+    """
+    lengths = [len(c) for c in columns]
+    if not sum(lengths):
+        return [np.empty(0, dtype=np.int64) for _ in columns], 0
+    joined = pa.concat_arrays([chunk for column in columns for chunk in column.chunks])
+    encoded = joined.dictionary_encode()
+    codes = np.asarray(pc.fill_null(encoded.indices, NO_KEY).to_numpy(), dtype=np.int64)
+    bounds = np.cumsum([0, *lengths])
+    return [codes[a:b] for a, b in zip(bounds[:-1], bounds[1:])], len(encoded.dictionary)
+
+
+def _encode_keys(typed: Mapping[str, pd.DataFrame]) -> dict[str, dict[str, np.ndarray]]:
+    """The ``KEY_CODES`` columns of every entity, with one dictionary per kind of key value."""
+    wanted = {(name, column) for name, codes in KEY_CODES.items() for parts in codes.values() for column in parts}
+    by_domain: dict[str, list[tuple[str, str]]] = {}
+    for name, column in sorted(wanted):
+        by_domain.setdefault(_KEY_DOMAIN[column], []).append((name, column))
+
+    def encode(domain: str) -> tuple[str, list[np.ndarray], int]:
+        members = by_domain[domain]
+        codes, size = _domain_codes([_arrow(typed[name][column]) for name, column in members])
+        return domain, codes, size
+
+    parts: dict[tuple[str, str], np.ndarray] = {}
+    sizes: dict[str, int] = {}
+    # Arrow hashes outside the GIL: the large kinds (work orders, POs) encode side by side
+    with ThreadPoolExecutor(max_workers=2) as pool:
+        for domain, codes, size in pool.map(encode, sorted(by_domain, key=lambda d: -len(by_domain[d]))):
+            sizes[domain] = size
+            parts.update(zip(by_domain[domain], codes))
+
+    out: dict[str, dict[str, np.ndarray]] = {}
+    for name, codes in KEY_CODES.items():
+        rows = len(typed[name])
+        out[name] = {}
+        for code_column, columns in codes.items():
+            code = np.zeros(rows, dtype=np.int64)
+            missing = np.zeros(rows, dtype=bool)
+            for column in columns:
+                part = parts[(name, column)]
+                code = code * max(sizes[_KEY_DOMAIN[column]], 1) + part
+                missing |= part == NO_KEY
+            code[missing] = NO_KEY
+            out[name][code_column] = code
+    return out
+
+
 class CanonicalFrames:
-    """Typed canonical frames for one reconcile run, with the derived look-ups the rules share."""
+    """Typed canonical frames for one reconcile run, with the derived look-ups the rules share.
+
+    Each frame comes with its ``KEY_CODES`` columns (``_k_wo``, ``_k_op``, ``_k_po``, ``_k_line`` and
+    the ``_k_ref_*`` codes of what a row names), so rules can join and test membership on integers.
+    """
 
     def __init__(self, frames: Mapping[str, pd.DataFrame]):
         unknown = sorted(set(frames) - set(ENTITIES))
@@ -203,27 +325,110 @@ class CanonicalFrames:
 
     def __getitem__(self, entity_name: str) -> pd.DataFrame:
         if entity_name not in self._typed:
-            self._typed[entity_name] = canonical_frame(self._raw.get(entity_name), entity(entity_name).name)
+            if entity_name in KEY_CODES:
+                self._type_keyed_entities()
+            else:
+                self._typed[entity_name] = canonical_frame(self._raw.get(entity_name), entity(entity_name).name)
         return self._typed[entity_name]
+
+    def _type_keyed_entities(self) -> None:
+        """Type every entity that carries key codes, then attach the codes (they share dictionaries)."""
+        typed = {name: canonical_frame(self._raw.get(name), entity(name).name) for name in KEY_CODES}
+        for name, codes in _encode_keys(typed).items():
+            frame = typed[name]
+            for column, values in codes.items():
+                frame[column] = values
+            self._typed[name] = frame
 
     @cached_property
     def po_lines(self) -> pd.DataFrame:
-        """PO lines with their effective currency: the line's own, else the header's (same site and PO)."""
+        """PO lines with their effective currency: the line's own, else the header's (same site and PO);
+        also ``header_currency`` and ``header_order_date`` from the header."""
         lines = self["po_line"]
-        headers = self["purchase_order"].dropna(subset=PO_KEY).drop_duplicates(PO_KEY)
-        headers = headers[[*PO_KEY, "currency", "order_date"]].rename(
-            columns={"currency": "header_currency", "order_date": "header_order_date"}
-        )
-        merged = lines.merge(headers, how="left", on=PO_KEY)
-        merged["effective_currency"] = merged["currency"].fillna(merged["header_currency"])
-        return merged
+        headers = self["purchase_order"]
+        headers = headers[known(headers["_k_po"])].drop_duplicates("_k_po")
+        at = pd.Index(headers["_k_po"]).get_indexer(lines["_k_po"])
+        found = at >= 0
+        currency = pd.Series(pd.NA, index=lines.index, dtype=TEXT)
+        order_date = pd.Series(pd.NaT, index=lines.index, dtype=DATE)
+        if found.any():
+            currency[found] = headers["currency"].to_numpy()[at[found]]
+            order_date[found] = headers["order_date"].to_numpy()[at[found]]
+        return lines.assign(header_currency=currency, header_order_date=order_date,
+                            effective_currency=lines["currency"].fillna(currency))
+
+    @cached_property
+    def line_totals(self) -> pd.DataFrame:
+        """Received and invoiced quantity per PO line key (site, PO, line), in the line's unit.
+
+        One row per known ``_k_line`` (the first PO line of that key gives the unit, item, price and
+        currency). Received: the receipts converted to the line's unit, or the line's own
+        ``qty_received`` when that is larger (some ERPs keep only the latter); a receipt in a unit
+        without a conversion makes it unknown (NaN). Invoiced: the invoice lines' quantities; one
+        without a quantity counts its amount at the line's unit price when it is in the line's
+        currency, else the invoiced quantity is unknown (NaN). Unknown is never read as enough. Also
+        the number of receipts and invoices and the first and last receipt date of a positive quantity.
+        """
+        from reconciliation.costs import uom_factors  # the conversion rules live with the roll-up
+
+        lines = self.po_lines
+        first = lines[known(lines["_k_line"])].drop_duplicates("_k_line").reset_index(drop=True)
+        count = len(first)
+        index = pd.Index(first["_k_line"])
+
+        receipts = self["receipt"]
+        at = index.get_indexer(receipts["_k_line"])
+        mine = at >= 0
+        r_at = at[mine]
+        qty = receipts["qty"].to_numpy(dtype="float64", na_value=np.nan)[mine]
+        factor = uom_factors(receipts["uom"][mine].reset_index(drop=True),
+                             first["uom"].take(r_at).reset_index(drop=True),
+                             first["item_number"].take(r_at).reset_index(drop=True), self["uom_conversion"])
+        received_each = np.nan_to_num(qty, nan=0.0) * factor.to_numpy(dtype="float64")
+        received = np.bincount(r_at, weights=np.nan_to_num(received_each, nan=0.0), minlength=count).astype("float64")
+        received[np.bincount(r_at, weights=np.isnan(received_each), minlength=count) > 0] = np.nan
+        receipt_count = np.bincount(r_at, minlength=count)
+        dates = receipts["receipt_date"].to_numpy()[mine]
+        positive = (qty > 0) & ~np.isnat(dates)
+        first_receipt = pd.Series(dates[positive]).groupby(r_at[positive]).min()
+        last_receipt = pd.Series(dates[positive]).groupby(r_at[positive]).max()
+        own = first["qty_received"].to_numpy(dtype="float64", na_value=np.nan)
+        received = np.where(own > received, own, received)  # NaN (unknown) compares False and stays
+
+        invoices = self["invoice_line"]
+        at = index.get_indexer(invoices["_k_line"])
+        mine = at >= 0
+        i_at = at[mine]
+        unit_price = first["unit_price"].to_numpy(dtype="float64", na_value=np.nan)[i_at]
+        same_currency = (invoices["currency"][mine].reset_index(drop=True)
+                         == first["effective_currency"].take(i_at).reset_index(drop=True))
+        same_currency = same_currency.fillna(False).to_numpy(dtype=bool)
+        amount = invoices["amount"].to_numpy(dtype="float64", na_value=np.nan)[mine]
+        with np.errstate(divide="ignore", invalid="ignore"):
+            by_amount = np.where(same_currency & (unit_price > 0), amount / unit_price, np.nan)
+        invoiced_qty = invoices["qty"].to_numpy(dtype="float64", na_value=np.nan)[mine]
+        invoiced_each = np.where(np.isnan(invoiced_qty), by_amount, invoiced_qty)
+        invoiced = np.bincount(i_at, weights=np.nan_to_num(invoiced_each, nan=0.0), minlength=count).astype("float64")
+        invoiced[np.bincount(i_at, weights=np.isnan(invoiced_each), minlength=count) > 0] = np.nan
+
+        out = pd.DataFrame({
+            "_k_line": first["_k_line"].to_numpy(), "received": received, "invoiced": invoiced,
+            "receipts": receipt_count, "invoices": np.bincount(i_at, minlength=count),
+            "first_receipt_date": pd.Series(pd.NaT, index=range(count), dtype=DATE),
+            "last_receipt_date": pd.Series(pd.NaT, index=range(count), dtype=DATE),
+        })
+        out.loc[first_receipt.index.to_numpy(), "first_receipt_date"] = first_receipt.to_numpy()
+        out.loc[last_receipt.index.to_numpy(), "last_receipt_date"] = last_receipt.to_numpy()
+        return out
 
     @cached_property
     def link_assertions(self) -> pd.DataFrame:
         """Every assertion that a WO (operation) and a PO (line) belong together, from any side.
 
         Columns: site, wo_number, op_seq (NA: the whole WO), po_number, line_number (NA: any line of
-        the PO), via (the entity that asserts it) and the asserting row's source_system/source_key.
+        the PO), via (the entity that asserts it), the asserting row's source_system/source_key, and
+        the key codes ``_k_wo``, ``_k_op``, ``_k_po``, ``_k_line`` of what it names (``NO_KEY`` for an
+        operation or line it does not name).
         """
         parts = []
         lines = self["po_line"]
@@ -232,6 +437,8 @@ class CanonicalFrames:
             "site": from_po["site"], "wo_number": from_po["wo_ref"], "op_seq": from_po["op_ref"],
             "po_number": from_po["po_number"], "line_number": from_po["line_number"], "via": "po_line",
             "source_system": from_po["source_system"], "source_key": from_po["source_key"],
+            "_k_wo": from_po["_k_ref_wo"], "_k_op": from_po["_k_ref_op"], "_k_po": from_po["_k_po"],
+            "_k_line": from_po["_k_line"],
         }))
         for name, op_column in (("work_order", None), ("wo_operation", "op_seq")):
             rows = self[name]
@@ -241,6 +448,8 @@ class CanonicalFrames:
                 "op_seq": rows[op_column] if op_column else pd.Series(pd.NA, index=rows.index, dtype=TEXT),
                 "po_number": rows["po_ref"], "line_number": rows["po_line_ref"], "via": name,
                 "source_system": rows["source_system"], "source_key": rows["source_key"],
+                "_k_wo": rows["_k_wo"], "_k_op": rows["_k_op"] if op_column else NO_KEY,
+                "_k_po": rows["_k_ref_po"], "_k_line": rows["_k_ref_line"],
             }))
         links = self["wo_po_link"]
         links = links[links["status"].isin(ACTIVE_LINK_STATUSES)]
@@ -248,37 +457,66 @@ class CanonicalFrames:
             "site": links["site"], "wo_number": links["wo_number"], "op_seq": links["op_seq"],
             "po_number": links["po_number"], "line_number": links["line_number"], "via": "wo_po_link",
             "source_system": links["source_system"], "source_key": links["source_key"],
+            "_k_wo": links["_k_wo"], "_k_op": links["_k_op"], "_k_po": links["_k_po"], "_k_line": links["_k_line"],
         }))
         out = pd.concat(parts, ignore_index=True)
         for column in ("site", "wo_number", "op_seq", "po_number", "line_number", "via", "source_system", "source_key"):
             out[column] = out[column].astype(TEXT)
+        for column in ("_k_wo", "_k_op", "_k_po", "_k_line"):
+            out[column] = out[column].astype(np.int64)
         return out
 
     @cached_property
     def resolved_links(self) -> pd.DataFrame:
         """Assertions joined to the existing PO lines they name (one row per assertion and PO line).
 
-        Columns: site, wo_number, op_seq, via, po_number, line_number and the PO line's
-        ``po_source_system``/``po_source_key``. Assertions naming no existing line are absent.
+        Columns: site, wo_number, op_seq, via, po_number, line_number, the PO line's
+        ``po_source_system``/``po_source_key`` and its position in ``self["po_line"]`` (``po_row``),
+        and the key codes ``_k_wo``, ``_k_op``, ``_k_line``. Assertions naming no existing line are absent.
         """
         assertions = self.link_assertions
-        lines = self["po_line"][[*PO_LINE_KEY, "source_system", "source_key"]].dropna(subset=PO_LINE_KEY)
-        lines = lines.rename(columns={"source_system": "po_source_system", "source_key": "po_source_key"})
-        keep = ["site", "wo_number", "op_seq", "via", "po_number", "line_number", "po_source_system", "po_source_key"]
-        by_line = assertions[assertions["line_number"].notna()].merge(lines, how="inner", on=PO_LINE_KEY)
-        whole_po = assertions[assertions["line_number"].isna()].drop(columns="line_number")
-        by_po = whole_po.merge(lines, how="inner", on=PO_KEY)
-        return pd.concat([by_line[keep], by_po[keep]], ignore_index=True)
+        po_lines = self["po_line"]
+        lines = pd.DataFrame({"_k_line": po_lines["_k_line"].to_numpy(), "_k_po": po_lines["_k_po"].to_numpy(),
+                              "po_row": np.arange(len(po_lines), dtype=np.int64)})
+        lines = lines[known(lines["_k_line"])]
+        named_line = known(assertions["_k_line"])
+        by_line = assertions.loc[named_line & known(assertions["_k_po"]), ["_k_line", "_k_wo", "_k_op", "via"]]
+        by_line = by_line.reset_index().merge(lines[["_k_line", "po_row"]], on="_k_line")
+        whole_po = assertions.loc[~named_line & assertions["line_number"].isna() & known(assertions["_k_po"]),
+                                  ["_k_po", "_k_wo", "_k_op", "via"]]
+        by_po = whole_po.reset_index().merge(lines[["_k_po", "_k_line", "po_row"]], on="_k_po").drop(columns="_k_po")
+        pairs = pd.concat([by_line, by_po], ignore_index=True)
+        assertion = pairs["index"].to_numpy()
+        po_row = pairs["po_row"].to_numpy()
+        line_side = po_lines.iloc[po_row]
+        return pd.DataFrame({
+            "site": assertions["site"].take(assertion).to_numpy(),
+            "wo_number": assertions["wo_number"].take(assertion).to_numpy(),
+            "op_seq": assertions["op_seq"].take(assertion).to_numpy(),
+            "via": assertions["via"].take(assertion).to_numpy(),
+            "po_number": line_side["po_number"].to_numpy(), "line_number": line_side["line_number"].to_numpy(),
+            "po_source_system": line_side["source_system"].to_numpy(),
+            "po_source_key": line_side["source_key"].to_numpy(),
+            "po_row": po_row, "_k_wo": pairs["_k_wo"].to_numpy(), "_k_op": pairs["_k_op"].to_numpy(),
+            "_k_line": pairs["_k_line"].to_numpy(),
+        })
 
     def assertion_resolves(self, assertions: pd.DataFrame) -> pd.Series:
         """Whether each (site, po_number, line_number) reference names an existing PO line.
 
-        An NA line number names the whole PO, which any of its lines satisfies.
+        An NA line number names the whole PO, which any of its lines satisfies. ``assertions`` may
+        carry the codes ``_k_po`` and ``_k_line`` of what it names (``link_assertions`` does); else
+        the text columns are matched.
         """
         lines = self["po_line"]
         with_line = assertions["line_number"].notna()
-        by_line = keys_in(assertions, lines, PO_LINE_KEY)
-        by_po = keys_in(assertions, lines, PO_KEY)
+        if "_k_line" in assertions and "_k_po" in assertions:
+            lines_known = lines[known(lines["_k_line"])]
+            by_line = pd.Series(codes_in(assertions["_k_line"], lines_known["_k_line"]), index=assertions.index)
+            by_po = pd.Series(codes_in(assertions["_k_po"], lines_known["_k_po"]), index=assertions.index)
+        else:
+            by_line = keys_in(assertions, lines, PO_LINE_KEY)
+            by_po = keys_in(assertions, lines, PO_KEY)
         return by_line.where(with_line, by_po)
 
     @cached_property
@@ -290,8 +528,8 @@ class CanonicalFrames:
         work order naming a PO does not link it to any particular operation.
         """
         links = self.resolved_links
-        links = links[links["op_seq"].notna() & (links["via"] != "work_order")]
-        return links.drop_duplicates([*OP_KEY, "po_source_system", "po_source_key"]).reset_index(drop=True)
+        links = links[known(links["_k_op"]) & (links["via"] != "work_order").to_numpy()]
+        return links.drop_duplicates(["_k_op", "po_row"]).reset_index(drop=True)
 
 
 def describe_po_line(po_number: Any, line_number: Any) -> str:

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
+import numpy as np
 import pandas as pd
 
 from reconciliation.costs import uom_factors
@@ -23,7 +24,9 @@ from reconciliation.frames import (
     PO_LINE_KEY,
     WO_KEY,
     CanonicalFrames,
+    codes_in,
     describe_po_line,
+    known,
     flag,
     grouped_records,
     key_tuples,
@@ -48,10 +51,10 @@ def po_line_names_missing_wo(data: CanonicalFrames, settings: ReconcileSettings)
     """LNK-001: PO lines whose wo_ref (or wo_ref + op_ref) matches no WO (operation) of their site."""
     lines = data["po_line"]
     named = lines[lines["wo_ref"].notna()].reset_index(drop=True)
-    wo_found = keys_in(named, data["work_order"], ["site", "wo_ref"], WO_KEY)
-    op_found = keys_in(named, data["wo_operation"], ["site", "wo_ref", "op_ref"], OP_KEY)
-    missing_wo = ~wo_found
-    missing_op = wo_found & named["op_ref"].notna() & ~op_found
+    wo_found = codes_in(named["_k_ref_wo"], data["work_order"]["_k_wo"])
+    op_found = codes_in(named["_k_ref_op"], data["wo_operation"]["_k_op"])
+    missing_wo = pd.Series(~wo_found)
+    missing_op = pd.Series(wo_found & named["op_ref"].notna().to_numpy() & ~op_found)
     offending = named[missing_wo | missing_op].reset_index(drop=True)
     if offending.empty:
         return pd.DataFrame(columns=list(SUBJECT_COLUMNS))
@@ -97,7 +100,8 @@ def _wo_side_assertions(data: CanonicalFrames) -> list[tuple[str, pd.DataFrame, 
     for name, fields in (("work_order", _WO_FIELDS), ("wo_operation", _OP_FIELDS)):
         rows = data[name]
         rows = rows[rows["po_ref"].notna()].reset_index(drop=True)
-        rows = rows.assign(po_number=rows["po_ref"], line_number=rows["po_line_ref"])
+        rows = rows.assign(po_number=rows["po_ref"], line_number=rows["po_line_ref"], _k_po=rows["_k_ref_po"],
+                           _k_line=rows["_k_ref_line"])
         if name == "work_order":
             rows = rows.assign(op_seq=pd.Series(pd.NA, index=rows.index, dtype=rows["wo_number"].dtype))
         out.append((name, rows, fields))
@@ -226,45 +230,63 @@ def links_disagree(data: CanonicalFrames, settings: ReconcileSettings) -> pd.Dat
     nothing does not disagree: that is a one-sided link, not a contradiction.
     """
     lines = data["po_line"]
-    naming = _line_ids(lines.loc[lines["wo_ref"].notna(), [*PO_LINE_KEY, "wo_ref", "op_ref", "source_system", "source_key"]])
+    naming_rows = np.flatnonzero(lines["wo_ref"].notna().to_numpy())
+    naming = pd.DataFrame({"line_row": naming_rows, "line_wo": lines["_k_ref_wo"].to_numpy()[naming_rows],
+                           "line_op": lines["_k_ref_op"].to_numpy()[naming_rows],
+                           "line_po": lines["_k_po"].to_numpy()[naming_rows],
+                           "line_line": lines["_k_line"].to_numpy()[naming_rows],
+                           "names_op": lines["op_ref"].notna().to_numpy()[naming_rows]})
     work = data.link_assertions
-    work = work[work["via"].isin(_WORK_SIDE)].rename(columns={"source_system": "w_system", "source_key": "w_key"})
+    work_rows = np.flatnonzero(work["via"].isin(_WORK_SIDE).to_numpy())
+    work = pd.DataFrame({"work_row": work_rows, "_k_wo": work["_k_wo"].to_numpy()[work_rows],
+                         "_k_op": work["_k_op"].to_numpy()[work_rows], "_k_po": work["_k_po"].to_numpy()[work_rows],
+                         "_k_line": work["_k_line"].to_numpy()[work_rows],
+                         "names_line": work["line_number"].notna().to_numpy()[work_rows],
+                         "names_op": work["op_seq"].notna().to_numpy()[work_rows]})
 
-    # the work side names this line, the line names other work
-    named_back = work[work["line_number"].notna()].merge(naming, on=PO_LINE_KEY)
-    same_work = _equal(named_back["wo_number"], named_back["wo_ref"]) & (
-        named_back["op_seq"].isna() | named_back["op_ref"].isna() | _equal(named_back["op_seq"], named_back["op_ref"])
-    )
-    elsewhere = named_back[~same_work].assign(kind="names_this_line")
+    # the work side names this line, the line names other work (same WO and, where both name one, same op)
+    named_back = work[work["names_line"] & known(work["_k_line"])].merge(
+        naming[known(naming["line_line"])], left_on="_k_line", right_on="line_line", suffixes=("", "_line"))
+    both_ops = named_back["names_op"] & named_back["names_op_line"]
+    same_work = (named_back["_k_wo"] == named_back["line_wo"]) & known(named_back["_k_wo"]) & (
+        ~both_ops | (named_back["_k_op"] == named_back["line_op"]))
+    elsewhere = named_back.loc[~same_work, ["line_row", "work_row"]].assign(kind="names_this_line")
 
-    # the work the line names, names other lines
-    on_op = naming[naming["op_ref"].notna()].merge(
-        work[work["op_seq"].notna()].drop(columns=["po_number", "line_number"]).rename(
-            columns={"wo_number": "wo_ref", "op_seq": "op_ref"}).assign(
-            named_po=work["po_number"], named_line=work["line_number"]),
-        on=["site", "wo_ref", "op_ref"])
-    wo_only = work[work["op_seq"].isna()]
-    on_wo = naming[naming["op_ref"].isna()].merge(
-        wo_only.drop(columns=["po_number", "line_number", "op_seq"]).rename(columns={"wo_number": "wo_ref"}).assign(
-            named_po=wo_only["po_number"], named_line=wo_only["line_number"]),
-        on=["site", "wo_ref"])
+    # the work the line names, names other lines: an operation-level reference answers a line naming
+    # that operation, a work-order-level one a line naming only the work order
+    on_op = naming[naming["names_op"] & known(naming["line_op"])].merge(
+        work[work["names_op"] & known(work["_k_op"])], left_on="line_op", right_on="_k_op", suffixes=("_line", ""))
+    on_wo = naming[~naming["names_op"] & known(naming["line_wo"])].merge(
+        work[~work["names_op"] & known(work["_k_wo"])], left_on="line_wo", right_on="_k_wo", suffixes=("_line", ""))
     answered = pd.concat([on_op, on_wo], ignore_index=True)
-    covers = _equal(answered["named_po"], answered["po_number"]) & (
-        answered["named_line"].isna() | _equal(answered["named_line"], answered["line_number"]))
-    covered = covers.groupby([answered["line_system"], answered["line_key"]]).transform("any") if len(answered) else covers
-    other_lines = answered[~covered.astype(bool)].assign(kind="names_other_lines", wo_number=lambda f: f["wo_ref"],
-                                                           op_seq=lambda f: f["op_ref"])
+    covers = (answered["_k_po"] == answered["line_po"]) & known(answered["_k_po"]) & (
+        ~answered["names_line"] | (answered["_k_line"] == answered["line_line"]))
+    covered = covers.groupby(answered["line_row"]).transform("any") if len(answered) else covers
+    other_lines = answered.loc[~covered.astype(bool).to_numpy(), ["line_row", "work_row"]].assign(
+        kind="names_other_lines")
 
     pairs = pd.concat([elsewhere, other_lines], ignore_index=True)
     if pairs.empty:
         return pd.DataFrame(columns=list(SUBJECT_COLUMNS))
-    offending = _line_ids(lines).merge(pairs[_LINE_ID].drop_duplicates(), on=_LINE_ID).rename(
-        columns={"line_system": "source_system", "line_key": "source_key"})
-    pairs = pairs.sort_values([*_LINE_ID, "kind", "w_system", "w_key"], kind="stable")
+    asserted = data.link_assertions.take(pairs["work_row"].to_numpy()).reset_index(drop=True)
+    pairs = pd.DataFrame({
+        "line_row": pairs["line_row"].to_numpy(), "kind": pairs["kind"].to_numpy(),
+        "via": asserted["via"].to_numpy(), "w_system": asserted["source_system"].to_numpy(),
+        "w_key": asserted["source_key"].to_numpy(), "wo_number": asserted["wo_number"].to_numpy(),
+        "op_seq": asserted["op_seq"].to_numpy(), "named_po": asserted["po_number"].to_numpy(),
+        "named_line": asserted["line_number"].to_numpy()})
+    # the line names the work in this pair; the work names other lines
+    answering = (pairs["kind"] == "names_other_lines").to_numpy()
+    line_of_pair = lines.take(pairs["line_row"].to_numpy())
+    pairs.loc[answering, "wo_number"] = line_of_pair["wo_ref"].to_numpy()[answering]
+    pairs.loc[answering, "op_seq"] = line_of_pair["op_ref"].to_numpy()[answering]
+    pairs = pairs.sort_values(["line_row", "kind", "w_system", "w_key"], kind="stable")
+    offending = lines.take(np.unique(pairs["line_row"].to_numpy())).reset_index(drop=True)
+    offending_rows = np.unique(pairs["line_row"].to_numpy())
     work_records = _work_side_records(pairs, data)
-    found: dict[tuple, tuple[list[str], list[dict]]] = {}
+    found: dict[int, tuple[list[str], list[dict]]] = {}
     for row in pairs.itertuples(index=False):
-        notes, shown = found.setdefault((row.line_system, row.line_key), ([], []))
+        notes, shown = found.setdefault(row.line_row, ([], []))
         who = _asserter(row.via, row.w_system, row.w_key, row.wo_number, row.op_seq)
         if row.kind == "names_this_line":
             notes.append(f"{who} names this line")
@@ -276,8 +298,8 @@ def links_disagree(data: CanonicalFrames, settings: ReconcileSettings) -> pd.Dat
 
     summaries, evidence = [], []
     own = records(offending, "po_line", _PO_LINE_FIELDS)
-    for record, key, row in zip(own, key_tuples(offending, ["source_system", "source_key"]), offending.itertuples(index=False)):
-        notes, shown = found[key]
+    for record, line_row, row in zip(own, offending_rows, offending.itertuples(index=False)):
+        notes, shown = found[line_row]
         summaries.append(
             f"{describe_po_line(row.po_number, row.line_number)} (site {row.site}, {row.source_system}) names "
             f"{_target(row.wo_ref, row.op_ref)}, but {'; '.join(dict.fromkeys(notes))}."
@@ -289,11 +311,24 @@ def links_disagree(data: CanonicalFrames, settings: ReconcileSettings) -> pd.Dat
 
 
 def _lines_of_work(data: CanonicalFrames, wos: pd.DataFrame) -> pd.DataFrame:
-    """(work order row, PO line) pairs for the given WO rows and every PO line linked to their WO
-    from any side; columns are the WO row's own plus line_system/line_key of the PO line."""
-    links = data.resolved_links[[*WO_KEY, "po_source_system", "po_source_key"]].drop_duplicates()
-    links = links.rename(columns={"po_source_system": "line_system", "po_source_key": "line_key"})
-    return wos.merge(links, on=WO_KEY)
+    """(work order row, PO line) pairs for the given WO rows (with their ``_k_wo``) and every PO line
+    linked to their WO from any side; columns are the WO row's own plus the PO line's position in
+    ``data["po_line"]`` (``line_row``) and its line_system/line_key."""
+    links = data.resolved_links[["_k_wo", "po_row"]].drop_duplicates().rename(columns={"po_row": "line_row"})
+    pairs = wos[known(wos["_k_wo"])].merge(links, on="_k_wo")
+    lines = data["po_line"]
+    rows = pairs["line_row"].to_numpy()
+    return pairs.assign(line_system=lines["source_system"].take(rows).to_numpy(),
+                        line_key=lines["source_key"].take(rows).to_numpy())
+
+
+def _lines_at(data: CanonicalFrames, rows: np.ndarray, mask: np.ndarray | None = None) -> pd.DataFrame:
+    """The PO lines at the given positions (each once, in table order), optionally only where ``mask``
+    (over the whole table) holds; lineage renamed as in ``_line_ids`` and the position as ``line_row``."""
+    rows = np.unique(rows)
+    if mask is not None:
+        rows = rows[mask[rows]]
+    return _line_ids(data["po_line"].take(rows)).assign(line_row=rows).reset_index(drop=True)
 
 
 def open_line_of_ended_wo(data: CanonicalFrames, settings: ReconcileSettings) -> pd.DataFrame:
@@ -311,14 +346,14 @@ def open_line_of_ended_wo(data: CanonicalFrames, settings: ReconcileSettings) ->
     ended = ended.assign(ended_on=ended_on.where(ended_on <= as_of))
     overdue = ended["ended_on"].isna() | (ended["ended_on"] + pd.Timedelta(days=grace_days) < as_of).fillna(False)
     ended = ended[overdue.astype(bool)]
-    pairs = _lines_of_work(data, ended[[*WO_KEY, "source_system", "source_key", "status", "ended_on"]].rename(
+    pairs = _lines_of_work(data, ended[[*WO_KEY, "_k_wo", "source_system", "source_key", "status", "ended_on"]].rename(
         columns={"source_system": "wo_system", "source_key": "wo_key", "status": "wo_status"}))
     lines = data["po_line"]
-    open_lines = _line_ids(lines[lines["status"].isin(PO_OPEN_STATUSES)])
-    offending = open_lines.merge(pairs[_LINE_ID].drop_duplicates(), on=_LINE_ID)
+    offending = _lines_at(data, pairs["line_row"].to_numpy(), lines["status"].isin(PO_OPEN_STATUSES).to_numpy())
     if offending.empty:
         return pd.DataFrame(columns=list(SUBJECT_COLUMNS))
-    pairs = pairs.merge(offending[_LINE_ID], on=_LINE_ID).sort_values([*_LINE_ID, "wo_system", "wo_key"], kind="stable")
+    pairs = pairs[pairs["line_row"].isin(offending["line_row"])].sort_values([*_LINE_ID, "wo_system", "wo_key"],
+                                                                              kind="stable")
     wo_rows = ended.merge(pairs[["wo_system", "wo_key"]].drop_duplicates().rename(
         columns={"wo_system": "source_system", "wo_key": "source_key"}), on=["source_system", "source_key"])
     wo_records = {(r["source_system"], r["source_key"]): r for r in records(wo_rows, "work_order", _ENDED_WO_FIELDS)}
@@ -352,46 +387,17 @@ def open_line_of_ended_wo(data: CanonicalFrames, settings: ReconcileSettings) ->
 
 
 def _received_and_invoiced(data: CanonicalFrames, lines: pd.DataFrame) -> pd.DataFrame:
-    """Quantity received and invoiced per PO line (``PO_LINE_KEY``), in the line's unit.
-
-    Received: the receipts converted to the line's unit, or the line's own received quantity when
-    that is larger (some ERPs keep only the latter). A receipt in a unit without a conversion makes
-    the received quantity unknown (NaN). Invoiced: the invoice lines' quantities; one without a
-    quantity counts its amount at the line's unit price when it is in the line's currency, else the
-    invoiced quantity is unknown (NaN). Unknown is never read as enough.
-    """
-    keys = data.po_lines.merge(lines[PO_LINE_KEY].drop_duplicates(), on=PO_LINE_KEY).drop_duplicates(PO_LINE_KEY)
-    keys = keys[[*PO_LINE_KEY, "uom", "item_number", "unit_price", "effective_currency", "qty_received"]]
-    receipts = data["receipt"][[*PO_LINE_KEY, "qty", "uom"]].rename(columns={"uom": "receipt_uom"}).merge(
-        keys[[*PO_LINE_KEY, "uom", "item_number"]].rename(columns={"uom": "line_uom"}), on=PO_LINE_KEY)
-    factor = uom_factors(receipts["receipt_uom"], receipts["line_uom"], receipts["item_number"], data["uom_conversion"])
-    receipts = receipts.assign(received=receipts["qty"].fillna(0.0) * factor)
-    received = _sum_or_unknown(receipts, "received")
-
-    invoices = data["invoice_line"][[*PO_LINE_KEY, "qty", "amount", "currency"]].merge(
-        keys[[*PO_LINE_KEY, "unit_price", "effective_currency"]], on=PO_LINE_KEY)
-    by_amount = (invoices["amount"] / invoices["unit_price"]).where(
-        _equal(invoices["currency"], invoices["effective_currency"]) & (invoices["unit_price"] > 0).fillna(False))
-    invoices = invoices.assign(invoiced=invoices["qty"].fillna(by_amount))
-    invoiced = _sum_or_unknown(invoices, "invoiced")
-
-    out = keys[[*PO_LINE_KEY, "qty_received"]].merge(received, how="left", on=PO_LINE_KEY)
-    out = out.merge(invoiced, how="left", on=PO_LINE_KEY)
-    no_receipts = ~keys_in(out, receipts, PO_LINE_KEY)
-    out["received"] = out["received"].where(~no_receipts, 0.0)
-    # the larger of the two; NaN (a receipt in an unknown unit) stays unknown
-    out["received"] = out["received"].where(~(out["qty_received"] > out["received"]).fillna(False), out["qty_received"])
-    no_invoices = ~keys_in(out, invoices, PO_LINE_KEY)
-    out["invoiced"] = out["invoiced"].where(~no_invoices, 0.0)
-    return out.drop(columns="qty_received")
-
-
-def _sum_or_unknown(frame: pd.DataFrame, column: str) -> pd.DataFrame:
-    """Per PO line the sum of ``column``, NaN when any of the line's values is unknown."""
-    grouped = frame.groupby(PO_LINE_KEY, observed=True, sort=False)[column]
-    sums = grouped.sum()
-    unknown = frame[column].isna().groupby([frame[k] for k in PO_LINE_KEY], observed=True, sort=False).any()
-    return sums.where(~unknown.reindex(sums.index).fillna(False).astype(bool)).rename(column).reset_index()
+    """Quantity received and invoiced of each of ``lines`` (aligned with it), in the line's unit, as
+    ``CanonicalFrames.line_totals`` counts them: NaN where unknown, which is never read as enough."""
+    totals = data.line_totals
+    at = pd.Index(totals["_k_line"]).get_indexer(lines["_k_line"])
+    found = at >= 0
+    out = {}
+    for column in ("received", "invoiced"):
+        values = np.full(len(lines), np.nan)
+        values[found] = totals[column].to_numpy()[at[found]]
+        out[column] = values
+    return pd.DataFrame(out, index=lines.index)
 
 
 def closed_wo_with_unsettled_line(data: CanonicalFrames, settings: ReconcileSettings) -> pd.DataFrame:
@@ -404,14 +410,13 @@ def closed_wo_with_unsettled_line(data: CanonicalFrames, settings: ReconcileSett
     tolerance = float(settings.tolerance("LNK-005", "qty_tolerance_pct"))
     wos = data["work_order"]
     closed = wos[wos["status"] == "closed"]
-    pairs = _lines_of_work(data, closed[[*WO_KEY, "source_system", "source_key"]].rename(
+    pairs = _lines_of_work(data, closed[[*WO_KEY, "_k_wo", "source_system", "source_key"]].rename(
         columns={"source_system": "wo_system", "source_key": "wo_key"}))
     lines = data["po_line"]
-    unsettled = _line_ids(lines[~lines["status"].isin(PO_SETTLED_STATUSES)]).merge(
-        pairs[_LINE_ID].drop_duplicates(), on=_LINE_ID)
+    unsettled = _lines_at(data, pairs["line_row"].to_numpy(), ~lines["status"].isin(PO_SETTLED_STATUSES).to_numpy())
     if unsettled.empty:
         return pd.DataFrame(columns=list(SUBJECT_COLUMNS))
-    unsettled = unsettled.merge(_received_and_invoiced(data, unsettled), how="left", on=PO_LINE_KEY)
+    unsettled = pd.concat([unsettled, _received_and_invoiced(data, unsettled)], axis=1)
     needed = unsettled["qty_ordered"] * (1.0 - tolerance / 100.0) - _QTY_SLACK
     # NaN (unknown) compares False, so an unknown quantity is never enough
     short_received = ~(unsettled["received"] >= needed)
@@ -421,7 +426,7 @@ def closed_wo_with_unsettled_line(data: CanonicalFrames, settings: ReconcileSett
     short = unsettled[judged & (short_received | short_invoiced)]
     if short.empty:
         return pd.DataFrame(columns=list(SUBJECT_COLUMNS))
-    pairs = pairs.merge(short[_LINE_ID], on=_LINE_ID)
+    pairs = pairs[pairs["line_row"].isin(short["line_row"])]
     offending = closed.merge(pairs[["wo_system", "wo_key"]].drop_duplicates().rename(
         columns={"wo_system": "source_system", "wo_key": "source_key"}), on=["source_system", "source_key"]).reset_index(drop=True)
     short = short.sort_values(["line_number"], key=numeric_order, kind="stable").sort_values("po_number", kind="stable")
@@ -481,24 +486,25 @@ def osp_operation_bought_twice(data: CanonicalFrames, settings: ReconcileSetting
     ops = data["wo_operation"]
     osp_ops = ops[flag(ops["is_outside_processing"])]
     lines = data["po_line"]
-    active = _line_ids(lines.loc[lines["status"] != "cancelled", ["source_system", "source_key", "status"]])
-    links = data.op_links.merge(osp_ops[OP_KEY].drop_duplicates(), on=OP_KEY).rename(
-        columns={"po_source_system": "line_system", "po_source_key": "line_key"}).merge(active[_LINE_ID], on=_LINE_ID)
-    distinct = links.drop_duplicates([*OP_KEY, "po_number", "line_number"])
-    counts = distinct.groupby(OP_KEY, observed=True, sort=False).size()
+    links = data.op_links
+    active = (lines["status"] != "cancelled").fillna(True).to_numpy(dtype=bool)
+    links = links[codes_in(links["_k_op"], osp_ops["_k_op"]) & active[links["po_row"].to_numpy()]]
+    distinct = links.drop_duplicates(["_k_op", "_k_line"])
+    counts = distinct.groupby("_k_op", sort=False).size()
     several = counts[counts >= 2].rename("active_lines").reset_index()
     # the allowance is the operation's own (its process and site); the same op from two sources
     # counts with the larger allowance of the two
-    allowed = osp_ops[[*OP_KEY, "process"]].merge(several[OP_KEY], on=OP_KEY)
+    allowed = osp_ops.loc[codes_in(osp_ops["_k_op"], several["_k_op"]), ["_k_op", "site", "process"]]
     allowed = allowed.assign(max_active_lines=settings.tolerance_for("LNK-007", "max_active_lines", allowed).to_numpy())
-    allowed = allowed.groupby(OP_KEY, observed=True, sort=False)["max_active_lines"].max().reset_index()
-    several = several.merge(allowed, on=OP_KEY)
-    twice = several.loc[several["active_lines"] > several["max_active_lines"], OP_KEY]
-    offending = osp_ops.merge(several, on=OP_KEY).merge(twice, on=OP_KEY).reset_index(drop=True)
+    allowed = allowed.groupby("_k_op", sort=False)["max_active_lines"].max().reset_index()
+    several = several.merge(allowed, on="_k_op")
+    twice = several.loc[several["active_lines"] > several["max_active_lines"], ["_k_op"]]
+    offending = osp_ops.merge(several.merge(twice, on="_k_op"), on="_k_op").reset_index(drop=True)
     if offending.empty:
         return pd.DataFrame(columns=list(SUBJECT_COLUMNS))
 
-    bought = distinct.merge(twice, on=OP_KEY)
+    bought = distinct.merge(twice, on="_k_op").rename(
+        columns={"po_source_system": "line_system", "po_source_key": "line_key"})
     # an operation's lines are of its own site (links match by site), so the line's site stands for both
     line_rows = _line_ids(lines).merge(bought[["wo_number", "op_seq", *_LINE_ID]], on=_LINE_ID).rename(
         columns={"line_system": "source_system", "line_key": "source_key"})

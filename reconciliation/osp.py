@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
+import numpy as np
 import pandas as pd
 
 from reconciliation.exceptions import SUBJECT_COLUMNS, subject_frame
@@ -19,6 +20,7 @@ from reconciliation.frames import (
     PO_LINE_KEY,
     WO_KEY,
     CanonicalFrames,
+    codes_in,
     describe_po_line,
     flag,
     grouped_records,
@@ -46,19 +48,16 @@ def osp_operation_without_po_line(data: CanonicalFrames, settings: ReconcileSett
     """OSP-001: OSP operations released or later with no existing PO line linked at operation level."""
     ops = data["wo_operation"]
     candidates = ops[flag(ops["is_outside_processing"]) & ops["status"].isin(OSP_ACTIVE_STATUSES)]
-    offending = candidates[~keys_in(candidates, data.op_links, OP_KEY)].reset_index(drop=True)
+    offending = candidates[~codes_in(candidates["_k_op"], data.op_links["_k_op"])].reset_index(drop=True)
     if offending.empty:
         return pd.DataFrame(columns=list(SUBJECT_COLUMNS))
 
-    wanted_ops = offending[OP_KEY].drop_duplicates()
     links = data["wo_po_link"]
-    links = links[links["status"].isin(ACTIVE_LINK_STATUSES)].merge(wanted_ops, on=OP_KEY)
+    links = links[links["status"].isin(ACTIVE_LINK_STATUSES).to_numpy() & codes_in(links["_k_op"], offending["_k_op"])]
     link_records = grouped_records(links, OP_KEY, "wo_po_link", ("po_number", "line_number", "status", "asserted_by"), limit=5)
-    wanted_wos = offending[["site", "wo_number"]].drop_duplicates()
     lines = data["po_line"]
     # lines naming the work order without an operation are the likely candidates for a steward
-    lines = lines[lines["op_ref"].isna()]
-    lines_naming_wo = lines.merge(wanted_wos.rename(columns={"wo_number": "wo_ref"}), on=["site", "wo_ref"])
+    lines_naming_wo = lines[lines["op_ref"].isna().to_numpy() & codes_in(lines["_k_ref_wo"], offending["_k_wo"])]
     wo_line_records = grouped_records(lines_naming_wo, ["site", "wo_ref"], "po_line", _PO_LINE_FIELDS, limit=5)
 
     summaries, evidence = [], []
@@ -94,17 +93,16 @@ def osp_po_line_overdue(data: CanonicalFrames, settings: ReconcileSettings) -> p
     as_of = pd.Timestamp(settings.as_of)
     ops = data["wo_operation"]
     osp_ops = ops[flag(ops["is_outside_processing"])]
-    osp_links = data.op_links.merge(osp_ops[OP_KEY].drop_duplicates(), on=OP_KEY)
-    line_ids = osp_links[["po_source_system", "po_source_key"]].drop_duplicates().rename(
-        columns={"po_source_system": "source_system", "po_source_key": "source_key"})
-    lines = data["po_line"].merge(line_ids, on=["source_system", "source_key"])
+    osp_links = data.op_links[codes_in(data.op_links["_k_op"], osp_ops["_k_op"])]
+    lines = data["po_line"].take(np.unique(osp_links["po_row"].to_numpy()))
     overdue = (
         ~lines["status"].isin(PO_DONE_STATUSES)
         & lines["need_by_date"].notna()
         & (lines["need_by_date"] + pd.Timedelta(days=grace_days) < as_of).fillna(False).astype(bool)
     )
     receipts = data["receipt"]
-    received = keys_in(lines, receipts[receipts["qty"] > 0], PO_LINE_KEY)
+    received = pd.Series(codes_in(lines["_k_line"], receipts.loc[(receipts["qty"] > 0).fillna(False), "_k_line"]),
+                         index=lines.index)
     offending = lines[overdue & ~received].reset_index(drop=True)
     if offending.empty:
         return pd.DataFrame(columns=list(SUBJECT_COLUMNS))
