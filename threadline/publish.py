@@ -14,9 +14,10 @@ from collections.abc import Iterable
 from datetime import date, datetime
 
 import pandas as pd
+from sqlalchemy import select
 
 from threadline.warehouse import schema
-from threadline.warehouse.store import Warehouse, insert_rows, upsert, utcnow
+from threadline.warehouse.store import Warehouse, insert_rows, lock_for_write, upsert, utcnow
 
 SYSTEM_ACTOR = "threadline"
 #: what a steward set (threadline.exceptions); a re-run keeps it, a reopen clears all but the assignee
@@ -35,10 +36,24 @@ def waiver_expired(waiver_until: pd.Series, now: datetime) -> pd.Series:
 
 def publish_exceptions(warehouse: Warehouse, findings: pd.DataFrame, *, run_id: str,
                        rules_run: Iterable[str]) -> dict[str, int]:
-    """Merge this run's findings into the exception table; returns counts of what changed."""
+    """Merge this run's findings into the exception table; returns counts of what changed.
+
+    The exceptions are read, merged and written in one transaction that holds off other writers, so
+    a steward's action made meanwhile is never overwritten: it waits, then finds the status moved
+    and fails with "retry" (``threadline.exceptions.ConcurrentChangeError``).
+    """
+    with warehouse.engine.begin() as conn:
+        lock_for_write(conn, schema.exception)
+        existing = pd.read_sql(select(schema.exception), conn)
+        counts = _merge_findings(conn, existing, findings, run_id=run_id, rules_run=set(rules_run))
+    counts["open"] = warehouse.count(schema.exception, schema.exception.c.status == "open")
+    return counts
+
+
+def _merge_findings(conn, existing: pd.DataFrame, findings: pd.DataFrame, *, run_id: str,
+                    rules_run: set[str]) -> dict[str, int]:
+    """Write the lifecycle changes of this run's findings against the exceptions as they are."""
     now = utcnow()
-    rules_run = set(rules_run)
-    existing = warehouse.read_table(schema.exception)
     found = findings.copy()
     found["evidence_hash"] = _evidence_hash(found["evidence"]) if not found.empty else pd.Series(dtype=object)
     found = found.drop_duplicates("exception_id", keep="last")
@@ -98,17 +113,15 @@ def publish_exceptions(warehouse: Warehouse, findings: pd.DataFrame, *, run_id: 
         seen_now = changed["exception_id"].isin(found["exception_id"])
         changed.loc[seen_now, "last_seen_run"] = run_id
         changed.loc[seen_now, "last_seen_at"] = now
-    with warehouse.engine.begin() as conn:
-        if not changed.empty:
-            upsert(conn, schema.exception, changed[[c.name for c in schema.exception.columns]])
-        if events:
-            conn.execute(schema.exception_event.insert(), events)
+    if not changed.empty:
+        upsert(conn, schema.exception, changed[[c.name for c in schema.exception.columns]])
+    if events:
+        conn.execute(schema.exception_event.insert(), events)
     return {
         "found": int(len(found)),
         "new": int(len(new)),
         "reopened": int(sum(1 for e in events if e["to_status"] == "open" and e["from_status"])),
         "cleared_by_data": int(len(cleared)),
-        "open": warehouse.count(schema.exception, schema.exception.c.status == "open"),
     }
 
 

@@ -143,3 +143,50 @@ def test_a_waived_exception_reopens_when_its_evidence_changes(warehouse):
                        rules_run={"LNK-001"})
     assert warehouse.read_table(schema.exception)["status"].tolist() == ["open"]
     assert json.loads(warehouse.read_table(schema.exception)["evidence"][0]) == {"qty": 2}
+
+
+def test_a_steward_acting_while_a_run_publishes_waits_and_is_refused_instead_of_being_overwritten(
+        warehouse, monkeypatch):
+    """The run reads EX-a as open and clears it by data; a steward acknowledges EX-a in between, from
+    another connection. The acknowledgement must not land on the row the run then overwrites: it
+    waits for the run's transaction and fails with "retry", and the history shows only the run's change."""
+    import threading
+    import time
+
+    import threadline.publish as publish_module
+    from threadline import exceptions as actions
+
+    rules = {"LNK-001"}
+    publish_exceptions(warehouse, pd.DataFrame([finding("EX-a"), finding("EX-b")]), run_id="R1", rules_run=rules)
+    steward = open_warehouse(warehouse.engine.url.render_as_string(hide_password=False), migrate=False)
+    outcome: dict = {}
+
+    def steward_acks() -> None:
+        try:
+            actions.acknowledge(steward, ["EX-a"], actor="alice")
+            outcome["error"] = None
+        except Exception as exc:  # the test looks at what the action raised
+            outcome["error"] = exc
+
+    real_hash = publish_module._evidence_hash
+    started = []
+
+    def hash_while_a_steward_acts(evidence):
+        # the run has read the exceptions inside its transaction; the steward acts now
+        thread = threading.Thread(target=steward_acks)
+        thread.start()
+        started.append(thread)
+        time.sleep(1.0)
+        assert "error" not in outcome, "the steward's write went through while the run held the exceptions"
+        return real_hash(evidence)
+
+    monkeypatch.setattr(publish_module, "_evidence_hash", hash_while_a_steward_acts)
+    publish_exceptions(warehouse, pd.DataFrame([finding("EX-b")]), run_id="R2", rules_run=rules)
+    started[0].join(timeout=30)
+    steward.dispose()
+
+    assert isinstance(outcome["error"], actions.ConcurrentChangeError)
+    current = warehouse.read_table(schema.exception).set_index("exception_id").loc["EX-a"]
+    assert (current["status"], current["resolution"]) == ("resolved", "cleared_by_data")
+    history = events(warehouse)
+    assert list(history.loc[history["exception_id"] == "EX-a", "to_status"]) == ["open", "resolved"]

@@ -280,3 +280,4 @@ def test_the_transition_table_in_the_docstring_matches_the_code():
         line = next(l for l in doc.splitlines() if l.strip().startswith(status + " "))
         targets = [actions.TRANSITIONS[a].get(status, "-") for a in ("ack", "resolve", "waive", "reopen")]
         assert line.replace("(renew)", "").split()[1:5] == targets, line
+

@@ -202,6 +202,22 @@ def quarantine_id(source: str, stream: str, source_key: str | None, field: str, 
     return "Q-" + hashlib.sha1(basis.encode()).hexdigest()[:16]
 
 
+def lock_for_write(conn: Connection, table: Table) -> None:
+    """Hold off every other writer of ``table`` until ``conn``'s transaction ends; readers go on.
+
+    For a read-modify-write that must not lose a change made in between (a run publishing exceptions
+    while a steward acts on them): PostgreSQL locks the table in SHARE ROW EXCLUSIVE mode; SQLite has
+    one writer per database, so a no-op write takes the database's write lock now instead of at the
+    first real write.
+    """
+    if conn.dialect.name == "postgresql":
+        conn.exec_driver_sql(f'LOCK TABLE "{table.name}" IN SHARE ROW EXCLUSIVE MODE')
+    elif conn.dialect.name == "sqlite":
+        conn.exec_driver_sql(f'UPDATE "{table.name}" SET rowid = rowid WHERE 0')
+    else:
+        raise NotImplementedError(f"no write lock for {conn.dialect.name} warehouses")
+
+
 class Warehouse:
     """The warehouse behind one SQLAlchemy URL."""
 
