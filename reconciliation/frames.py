@@ -131,7 +131,12 @@ def _coerce(values: pd.Series, type_: str, where: str) -> pd.Series:
         elif not pd.api.types.is_datetime64_dtype(values.dtype):
             values = pd.to_datetime(values, errors="raise")
         values = values.astype(dtype)
-        return values.dt.normalize() if type_ == "date" else values
+        if type_ == "date":
+            # a date column usually holds midnights already: normalising would copy it for nothing
+            ticks = values.to_numpy().view(np.int64)
+            if np.any((ticks % 86_400_000_000 != 0) & (ticks != np.iinfo(np.int64).min)):
+                return values.dt.normalize()
+        return values
     except (TypeError, ValueError, pd.errors.OutOfBoundsDatetime) as exc:
         raise ValueError(
             f"canonical frame {where}: cannot read the column as {type_} ({exc}); "
@@ -160,7 +165,8 @@ def canonical_frame(frame: pd.DataFrame | None, entity_name: str) -> pd.DataFram
             columns[name] = _coerce(frame[name], type_, f"{entity_name}.{name}")
         else:
             columns[name] = pd.Series(index=frame.index, dtype=_DTYPES[type_])
-    return pd.DataFrame(columns).reset_index(drop=True)
+    # already-typed columns are taken as they are, not copied: the frames of a plant are large
+    return pd.DataFrame(columns, copy=False).reset_index(drop=True)
 
 
 def frame_from_rows(entity_name: str, rows: Iterable[Mapping[str, Any]]) -> pd.DataFrame:
@@ -264,11 +270,18 @@ def _domain_codes(columns: list[pa.ChunkedArray]) -> tuple[list[np.ndarray], int
     lengths = [len(c) for c in columns]
     if not sum(lengths):
         return [np.empty(0, dtype=np.int64) for _ in columns], 0
-    joined = pa.concat_arrays([chunk for column in columns for chunk in column.chunks])
+    # one chunked array over the columns' own buffers (no copy of the strings): Arrow encodes the
+    # chunks with one hash table, so every chunk's indices refer to the same final dictionary
+    joined = pa.chunked_array([chunk for column in columns for chunk in column.chunks], type=pa.large_string())
     encoded = joined.dictionary_encode()
-    codes = np.asarray(pc.fill_null(encoded.indices, NO_KEY).to_numpy(), dtype=np.int64)
+    codes = np.empty(sum(lengths), dtype=np.int64)
+    at = 0
+    for chunk in encoded.chunks:
+        codes[at:at + len(chunk)] = pc.fill_null(chunk.indices, NO_KEY).to_numpy()
+        at += len(chunk)
+    size = len(encoded.chunks[0].dictionary) if encoded.num_chunks else 0
     bounds = np.cumsum([0, *lengths])
-    return [codes[a:b] for a, b in zip(bounds[:-1], bounds[1:])], len(encoded.dictionary)
+    return [codes[a:b] for a, b in zip(bounds[:-1], bounds[1:])], size
 
 
 def _encode_keys(typed: Mapping[str, pd.DataFrame]) -> dict[str, dict[str, np.ndarray]]:
