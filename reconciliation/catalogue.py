@@ -69,6 +69,22 @@ CATALOGUE: dict[str, Rule] = {
             {"qty_tolerance_pct": 0.0},
         ),
         Rule(
+            "LNK-006", "warning", "PO line looks WO-driven but is linked to no work: suggested links",
+            "A purchase order line that is not cancelled looks bought for a work order (a service or "
+            "outside-processing line, a cost account charged to work, or a work-order number in its "
+            "description) but no side links it to any work order or operation. Its cost is missing from the "
+            "work's roll-up. Candidate work orders and operations are scored from the supplier (the "
+            "operation's expected supplier, or one approved for its process), the item or service, the "
+            "quantity, the dates and work-order numbers in the line's text; those at or above the threshold "
+            "are suggested for a steward to confirm or reject (threadline links). A warning, not an error: "
+            "which work the line is for is a judgement the evidence supports, not a contradiction.",
+            "po_line",
+            {"threshold": 0.6, "weight_text": 0.35, "weight_supplier": 0.25, "weight_item": 0.15,
+             "weight_qty": 0.15, "weight_dates": 0.10, "date_window_days": 14, "qty_tolerance_pct": 1.0,
+             "linked_op_factor": 0.5, "max_suggestions": 1,
+             "wo_account_pattern": r"(?i)\b(WO|MRO|MAINT\w*|OSP|SVC|SERV\w*|REPAIR\w*)\b"},
+        ),
+        Rule(
             "LNK-007", "error", "Outside-processing operation bought on several PO lines",
             "An outside-processing operation is linked at operation level (the PO line naming the operation, "
             "the operation naming the line, or an asserted/confirmed link) to more PO lines that are not "

@@ -16,7 +16,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from reconciliation import costs, links, osp, traceability
+from reconciliation import costs, links, osp, suggest, traceability
 from reconciliation.catalogue import CATALOGUE, rule
 from reconciliation.exceptions import FINDING_COLUMNS, empty_findings, make_findings
 from reconciliation.frames import CanonicalFrames
@@ -33,12 +33,18 @@ CHECKS: dict[str, RuleCheck] = {
     "LNK-003": links.links_disagree,
     "LNK-004": links.open_line_of_ended_wo,
     "LNK-005": links.closed_wo_with_unsettled_line,
+    "LNK-006": suggest.unlinked_wo_driven_line,
     "LNK-007": links.osp_operation_bought_twice,
     "OSP-001": osp.osp_operation_without_po_line,
     "OSP-005": osp.osp_po_line_overdue,
     "TRC-001": traceability.closed_without_sign_off,
 }
 COST_RULE = "CST-003"
+
+#: rule-specific checks of configured tolerances beyond name and kind: (values, where, scoped) -> problems
+TOLERANCE_CHECKS: dict[str, Callable[..., list[str]]] = {
+    "LNK-006": suggest.tolerance_problems,
+}
 
 
 @dataclass(frozen=True)
@@ -97,6 +103,9 @@ class ReconcileSettings:
                 problems.append(f"unknown rule id {rule_id!r}; valid: {', '.join(CATALOGUE)}")
         for rule_id, values in self.tolerances.items():
             problems += _unknown_tolerances(rule_id, values, f"rule {rule_id}")
+            if rule_id in TOLERANCE_CHECKS:
+                merged = {**CATALOGUE[rule_id].tolerances, **values}
+                problems += TOLERANCE_CHECKS[rule_id](merged, f"rule {rule_id}", scoped=False)
         seen: dict[tuple, int] = {}
         for i, override in enumerate(self.overrides):
             where = f"override {i + 1} ({override.rule}{': ' + override.describe() if override.selectors else ''})"
@@ -108,6 +117,8 @@ class ReconcileSettings:
             if not override.tolerances:
                 problems.append(f"{where}: sets no tolerance")
             problems += _unknown_tolerances(override.rule, override.tolerances, where)
+            if override.rule in TOLERANCE_CHECKS:
+                problems += TOLERANCE_CHECKS[override.rule](override.tolerances, where, scoped=True)
             scope = (override.rule, tuple(sorted(override.selectors.items())))
             if scope in seen:
                 problems.append(f"{where}: the same scope as override {seen[scope] + 1}; merge the two")
@@ -178,6 +189,8 @@ class ReconcileResult:
     findings: pd.DataFrame
     rollup: pd.DataFrame
     cost_lines: pd.DataFrame
+    #: the links LNK-006 suggests (``reconciliation.suggest.SUGGESTION_COLUMNS``), to publish as wo_po_link rows
+    suggestions: pd.DataFrame = field(default_factory=suggest.empty_suggestions)
 
 
 def reconcile(frames: Mapping[str, pd.DataFrame], settings: ReconcileSettings) -> ReconcileResult:
@@ -200,4 +213,6 @@ def reconcile(frames: Mapping[str, pd.DataFrame], settings: ReconcileSettings) -
     findings = findings.sort_values(
         ["rule_id", "site", "subject_entity", "subject_source_system", "subject_source_key"], kind="stable"
     ).reset_index(drop=True)[list(FINDING_COLUMNS)]
-    return ReconcileResult(findings=findings, rollup=cost_rollup.rollup, cost_lines=cost_rollup.cost_lines)
+    suggestions = getattr(data, "suggested_links", None)
+    return ReconcileResult(findings=findings, rollup=cost_rollup.rollup, cost_lines=cost_rollup.cost_lines,
+                           suggestions=suggestions if suggestions is not None else suggest.empty_suggestions())

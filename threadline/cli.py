@@ -33,7 +33,10 @@ exceptions_app = typer.Typer(help="Reconciliation exceptions.", no_args_is_help=
 quarantine_app = typer.Typer(help="Rows that could not be mapped or failed a check.", no_args_is_help=True)
 mappings_app = typer.Typer(help="Mapping specs.", no_args_is_help=True)
 files_app = typer.Typer(help="The ledger of inbox sources (CSV/XLSX drops, B2MML).", no_args_is_help=True)
+links_app = typer.Typer(help="Suggested WO-PO links (LNK-006) and the stewards' decisions on them.",
+                        no_args_is_help=True)
 for sub, name in ((db_app, "db"), (runs_app, "runs"), (rules_app, "rules"), (exceptions_app, "exceptions"),
+                  (links_app, "links"),
                   (quarantine_app, "quarantine"), (mappings_app, "mappings"), (files_app, "files")):
     app.add_typer(sub, name=name)
 
@@ -533,6 +536,95 @@ def exceptions_reopen(exception_ids: list[str] = ExceptionIds,
     from threadline.exceptions import reopen
 
     _steward_action(lambda w: reopen(w, exception_ids, reason=reason, actor=actor), as_json)
+
+
+LinkIds = typer.Argument(..., help="one or more link ids (LK-...)")
+
+
+def _link_action(do, as_json: bool) -> None:
+    """Run a link decision; a refused one is one message and exit code 1, with nothing changed."""
+    from threadline.links import LinkActionError
+
+    try:
+        changes = do(_steward_warehouse())
+    except LinkActionError as exc:
+        err_console.print(Text("error: ", style="red") + Text(str(exc)), highlight=False)
+        raise typer.Exit(1)
+    if as_json:
+        _print_json([c.as_dict() for c in changes])
+        return
+    for c in changes:
+        console.print(f"{c.link_id}: {c.action} ({c.from_status} -> {c.to_status}) by {c.actor}: {c.reason}",
+                      highlight=False)
+
+
+@links_app.command("list")
+def links_list(status: Optional[str] = typer.Option(None, help="suggested, confirmed or rejected"),
+               site: Optional[str] = typer.Option(None),
+               wo: Optional[str] = typer.Option(None, "--wo", help="work order number"),
+               po: Optional[str] = typer.Option(None, "--po", help="PO number"),
+               min_score: Optional[float] = typer.Option(None, "--min-score", min=0, max=1),
+               limit: int = typer.Option(200, help="rows to show (0 = all)"),
+               as_json: bool = JsonOption):
+    """Suggested and decided links, best score first."""
+    from threadline.links import LinkActionError, find_links, records
+
+    try:
+        frame = find_links(_steward_warehouse(), status=status, site=site, wo_number=wo, po_number=po,
+                           min_score=min_score, limit=limit or None)
+    except LinkActionError as exc:
+        err_console.print(Text("error: ", style="red") + Text(str(exc)), highlight=False)
+        raise typer.Exit(1)
+    if as_json:
+        _print_json(records(frame))
+        return
+    console.print(_table(f"Links ({len(frame)})", ["id", "status", "score", "site", "work order", "op", "PO", "line",
+                                                   "by"],
+                         [[r.link_id, r.status, f"{r.score:.2f}" if r.score == r.score else "", r.site, r.wo_number,
+                           r.op_seq, r.po_number, r.line_number, r.asserted_by] for r in frame.itertuples()]))
+
+
+@links_app.command("show")
+def links_show(link_id: str = typer.Argument(..., help="the link id (LK-...)"), as_json: bool = JsonOption):
+    """One link: its score, the evidence per factor and every decision on it."""
+    from threadline.links import LinkActionError, link_history
+
+    try:
+        link, events = link_history(_steward_warehouse(), link_id)
+    except LinkActionError as exc:
+        err_console.print(Text("error: ", style="red") + Text(str(exc)), highlight=False)
+        raise typer.Exit(1)
+    if as_json:
+        _print_json({"link": link, "events": events})
+        return
+    console.print(f"[bold]{link['link_id']}[/bold] [bold]{link['status']}[/bold]", highlight=False)
+    fields = ["score", "site", "wo_number", "op_seq", "po_number", "line_number", "asserted_by", "run_id"]
+    console.print(_table("", ["field", "value"], [[f, link[f]] for f in fields if link.get(f) is not None]))
+    console.print("[bold]evidence[/bold]")
+    console.print_json(data=link.get("evidence")) if link.get("evidence") else console.print("(none)")
+    console.print(_table(f"History ({len(events)} events)", ["at", "actor", "action", "from", "to", "why", "run"],
+                         [[e["at"], e["actor"], e["action"], e["from_status"] or "", e["to_status"] or "",
+                           e["reason"], e["run_id"]] for e in events]))
+
+
+@links_app.command("confirm")
+def links_confirm(link_ids: list[str] = LinkIds,
+                  reason: Optional[str] = typer.Option(None, "--reason", help="why, in words"),
+                  actor: Optional[str] = ActorOption, as_json: bool = JsonOption):
+    """Confirm suggested links: every later run links the PO line to the work (and costs it there)."""
+    from threadline.links import confirm
+
+    _link_action(lambda w: confirm(w, link_ids, actor=actor, reason=reason), as_json)
+
+
+@links_app.command("reject")
+def links_reject(link_ids: list[str] = LinkIds,
+                 reason: str = typer.Option(..., "--reason", help="why the link is wrong"),
+                 actor: Optional[str] = ActorOption, as_json: bool = JsonOption):
+    """Reject suggested links; they are suggested again only when their evidence changes."""
+    from threadline.links import reject
+
+    _link_action(lambda w: reject(w, link_ids, actor=actor, reason=reason), as_json)
 
 
 @quarantine_app.command("list")

@@ -465,6 +465,8 @@ def reconcile_and_publish(config: Config, warehouse: Warehouse, run_id: str,
     """Run the rules over the warehouse, publish exceptions and roll-ups, write the gap report."""
     from reconciliation.catalogue import CATALOGUE
     from reconciliation.engine import reconcile
+    from reconciliation.suggest import RULE as SUGGESTION_RULE
+    from threadline.links import publish_suggestions
     from threadline.publish import publish_exceptions, publish_rollup
     from threadline.reports.gap import write_gap_report
 
@@ -482,6 +484,8 @@ def reconcile_and_publish(config: Config, warehouse: Warehouse, run_id: str,
     reporter.stage("publish")
     rules_run = {r for r in CATALOGUE if r not in settings.disabled}
     exception_counts = publish_exceptions(warehouse, result.findings, run_id=run_id, rules_run=rules_run)
+    if settings.enabled(SUGGESTION_RULE):
+        publish_suggestions(warehouse, result.suggestions, run_id=run_id)
     publish_rollup(warehouse, result.rollup, result.cost_lines, run_id=run_id, as_of=as_of)
     published = warehouse.read_table(schema.exception)
     reports = write_gap_report(published, result.rollup, out_dir=config.reports_dir, run={

@@ -212,6 +212,29 @@ exception_event = Table(
     comment="Append-only history of every exception status change.",
 )
 
+link_event = Table(
+    "tl_link_event", metadata,
+    Column("event_id", Integer, primary_key=True, autoincrement=True),
+    Column("link_id", String(24), nullable=False, index=True),
+    Column("at", DateTime, nullable=False),
+    Column("actor", String(128), nullable=False),
+    # suggested, withdrawn (a run); confirmed, rejected (a steward)
+    Column("action", String(16), nullable=False),
+    Column("from_status", String(16)),
+    Column("to_status", String(16)),
+    Column("reason", Text),
+    Column("site", Text),
+    Column("wo_number", Text),
+    Column("op_seq", Text),
+    Column("po_number", Text),
+    Column("line_number", Text),
+    Column("score", Float),
+    # hash of the factor evidence the decision was taken on: a rejection holds while it is unchanged
+    Column("fingerprint", String(16)),
+    Column("run_id", String(40)),
+    comment="Append-only history of suggested links and the stewards' decisions on them (who, when, why).",
+)
+
 cost_rollup = Table(
     "tl_cost_rollup", metadata,
     Column("site", String(64), primary_key=True),
