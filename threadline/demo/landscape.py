@@ -187,10 +187,21 @@ def build_manifest(plant: Plant, counts: dict[str, dict[str, int]]) -> dict[str,
         quarantine.append({"source": row["source"], "stream": row["stream"], "source_key": key_of(row["ref"]),
                            "field": row["field"], "reason_contains": row["reason_contains"], "note": row["note"]})
     quarantine.sort(key=lambda q: (q["source"], q["stream"], q["source_key"]))
+    link_truth = []
+    for entry in plant.link_truth:
+        source = {"jde": "jde", "soap": "erp_soap"}[entry["erp"]]
+        link_truth.append({"site": entry["site"], "po_source_system": source,
+                           "po_source_key": SOURCES[source][0](("po_line", entry["erp"], entry["po_number"],
+                                                                entry["line_no"])),
+                           "po_number": entry["po_label"], "line_number": str(entry["line_no"]),
+                           "wo_number": entry["wo_number"], "op_seq": entry["op_seq"], "kind": entry["kind"],
+                           "text_style": entry["text_style"]})
     return {
         "scale": plant.scale, "seed": plant.seed, "as_of": AS_OF.isoformat(),
         "reporting_currency": REPORTING_CURRENCY,
         "counts": {source: {stream: counts[source][stream] for stream in streams}
                    for source, (_, streams) in SOURCES.items()},
         "defects": defects, "quarantine": quarantine,
+        # PO lines whose link to work was removed, with the work they are for: scores LNK-006's suggestions
+        "link_truth": link_truth,
     }

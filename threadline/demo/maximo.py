@@ -68,6 +68,8 @@ def source_key(ref: tuple) -> str:
         return f"{SITE_CODE[ref[1]]}|{int(ref[2])}"
     if kind == "maximo_poline":
         return f"{SITE_CODE[ref[1]]}|{ref[2]}|{int(ref[3])}"
+    if kind == "maximo_task":
+        return f"{SITE_CODE[ref[1]]}|{int(ref[2])}|{int(ref[3])}"
     if kind == "maximo_matuse":
         return str(int(ref[1]))
     raise ValueError(f"Maximo has no record of kind {kind!r}")

@@ -31,6 +31,8 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from threadline.demo import suggestions
+
 AS_OF = date(2026, 6, 30)
 AS_OF_DAY = np.datetime64(AS_OF.isoformat(), "D")
 #: no generated date lies further back than this many days before AS_OF
@@ -111,6 +113,8 @@ class Plant:
     defects: list[dict[str, Any]] = field(default_factory=list)
     #: one entry per source row that must be quarantined, with a ref like ``defects``
     quarantine: list[dict[str, Any]] = field(default_factory=list)
+    #: PO lines that lost their link to work, with their true WO and operation (threadline.demo.suggestions)
+    link_truth: list[dict[str, Any]] = field(default_factory=list)
 
     def purchasing(self, erp: str) -> tuple[pd.DataFrame, ...]:
         """PO headers, lines, receipts, invoices and suppliers kept by one ERP ("jde" or "soap")."""
@@ -825,13 +829,14 @@ def generate_plant(scale: int = DEFAULT_SCALE, seed: int = DEFAULT_SEED) -> Plan
     _plant_wo_side_defects(rng, n_def, lines, mnt, prod)
     _plant_link_disagreement(lines)
     _plant_invoice_currency(invoices)
+    po_links, link_truth = suggestions.plant_unlinked_lines(seed, scale, lines, mnt, prod, po_links)
 
     plant = Plant(
         scale=scale, seed=seed, suppliers=suppliers, items=items, uom_conversions=uom, fx_rates=fx,
         equipment=equipment, maint_wos=mnt["wos"], maint_tasks=mnt["tasks"], services=mnt["services"],
         labour=mnt["labour"], material_use=mnt["material"], po_links=po_links, prod_wos=prod["wos"],
         prod_ops=prod["ops"], prod_materials=prod["materials"], po_headers=headers, po_lines=lines,
-        receipts=receipts, invoices=invoices, defects=defects, quarantine=quarantine,
+        receipts=receipts, invoices=invoices, defects=defects, quarantine=quarantine, link_truth=link_truth,
     )
     _collect_defects(plant)
     return plant
@@ -1034,6 +1039,9 @@ def _collect_defects(plant: Plant) -> None:
         plant.quarantine.append({"ref": ("mes_op", op["wo_number"], op["seq"]), "source": "mes",
                                  "stream": "operations", "field": "process", "reason_contains": "code not in the map",
                                  "note": f"ProcessSegmentID {UNKNOWN_SEGMENT} is not a process segment the MES mapping knows"})
+
+
+    suggestions.collect_defects(plant, _defect)
 
 
 def _defect(rule_id: str, subject: str, erp_or_source: str, ref: tuple, note: str) -> dict[str, Any]:
