@@ -2,8 +2,9 @@
 
 Builds, in memory and column-wise, ``--wos`` work orders (default 1,000,000) with three operations
 each (a tenth of them outside processing, each bought on its own PO line, linked from the PO side,
-the operation side or both, in agreement), ``2 x wos`` PO lines (the rest parts for a work order or
-stock; 0.1% naming a work order that does not exist), receipts for every received line and invoices
+the operation side or both, in agreement; one in 500 by neither), ``2 x wos`` PO lines (the rest parts for a work order or
+stock; 0.1% naming a work order that does not exist; the outside-processing lines neither side links
+look WO-driven, half of them naming their work order in the description), receipts for every received line and invoices
 for most, one labour entry and one material issue per work order, and a year of FX rates. Defects
 are rare, as in a plant; what the rules find is printed per rule.
 Then it times ``reconciliation.reconcile`` in a fresh process per run and prints seconds, peak RSS
@@ -84,16 +85,26 @@ def canonical_frames(n_wo: int, seed: int = 3) -> dict:
     dangling = rng.random(n_line) < 0.001
     wo_ref = np.where(dangling, "WO-NOPE", wo_no[line_wo])
     op_names_line = np.zeros(n_op, dtype=bool)
-    op_names_line[osp_ops] = rng.random(n_osp) < 0.5
+    # the operation names its line on one in two, and always when the line does not name the operation,
+    # but for one line in 500 that neither side links (LNK-006 and OSP-001)
+    op_names_line[osp_ops] = (rng.random(n_osp) < 0.5) | (~po_names_op[:n_osp] & (rng.random(n_osp) >= 0.002))
     line_of_op = np.full(n_op, 0)
     line_of_op[osp_ops] = np.arange(n_osp)
     # lines of closed work orders were received; the others are open or received
     line_closed_wo = closed[line_wo]
     line_status = np.where(line_closed_wo | (rng.random(n_line) < 0.5), "received", "open")
+    # outside processors: 400 per site, the operation's expected supplier is the one its line buys from
+    supplier = np.char.add("S", (np.arange(n_op) % 400).astype(str))
+    line_supplier = np.where(line_op >= 0, supplier[np.maximum(line_op, 0)], None)
+    # the lines neither side links (LNK-006); half name their work order in the description, zero padded
+    unlinked = (line_op >= 0) & ~po_names_wo & ~op_names_line[np.maximum(line_op, 0)]
+    described = unlinked & (rng.random(n_line) < 0.5)
+    description = np.where(described, np.char.add("Heat treat WO ", np.char.zfill(line_wo.astype(str), 8)), None)
     operations = frame("wo_operation", {
         "wo_number": text(wo_no[op_wo]), "op_seq": text(op_seq), "site": text(sites[op_wo]),
         "is_outside_processing": pd.array(osp, dtype="boolean"),
         "process": text(np.where(osp, "heat_treat", "machining")), "qty": rng.uniform(1, 50, n_op),
+        "expected_supplier": pd.Series(text(supplier)).where(osp),
         "status": text(np.where(closed[op_wo] | (rng.random(n_op) < 0.5), "completed", "released")),
         "po_ref": pd.Series(text(po_no[line_of_op])).where(op_names_line),
         "po_line_ref": pd.Series(text(line_no[line_of_op])).where(op_names_line),
@@ -106,6 +117,9 @@ def canonical_frames(n_wo: int, seed: int = 3) -> dict:
         "wo_ref": pd.Series(text(wo_ref)).where(po_names_wo),
         "op_ref": pd.Series(text(op_seq[np.maximum(line_op, 0)])).where(po_names_op),
         "is_service": pd.array(line_op >= 0, dtype="boolean"),
+        "process": pd.Series(text(np.full(n_line, "heat_treat"))).where(line_op >= 0),
+        "supplier_id": pd.Series(line_supplier, dtype=object).astype(pd.StringDtype("pyarrow")),
+        "description": pd.Series(description, dtype=object).astype(pd.StringDtype("pyarrow")),
         "status": text(line_status),
         "source_system": text(np.full(n_line, "erp")), "source_key": text(np.char.add(po_no, line_no))}, n_line)
 

@@ -22,7 +22,9 @@ with the evidence of each factor, and the candidates scoring at least ``threshol
    is normalised to its digit groups without zero padding ("26-12345"), and its last group
    ("12345") is the blocking key, matched against the last digit group of every work order number;
 2. site + supplier (+ process when the line has one): outside-processing operations whose
-   expected supplier is the line's supplier (the line's ``supplier_id``, else its PO header's);
+   expected supplier is the line's supplier (the line's ``supplier_id``, else its PO header's); a
+   supplier with more than ``BLOCK_LIMIT`` operations at a site is blocked on site + supplier +
+   quantity instead, so the candidates stay proportional to the lines, not to the supplier's work;
 3. site + item: work orders producing the line's item, or to which the item was issued
    (``material_issue``) within three date windows of the line's date.
 
@@ -82,7 +84,9 @@ RULE = "LNK-006"
 SUGGESTER = "threadline"
 FACTORS = ("text", "supplier", "item", "qty", "dates")
 #: how many candidates a finding's evidence shows, suggested or not
-SHOWN_CANDIDATES = 5
+SHOWN_CANDIDATES = 3
+#: operations of one site and supplier beyond which the supplier block also keys on the quantity
+BLOCK_LIMIT = 200
 
 #: a WO-like number in free text: a marker, then digit groups ("WO 00012345", "MO-26-012345", "#12345")
 _WO_NUMBER_IN_TEXT = re.compile(
@@ -207,18 +211,24 @@ def unlinked_wo_driven_lines(data: CanonicalFrames, settings: ReconcileSettings)
     linked[data.resolved_links["po_row"].to_numpy()] = True
     candidate = ~linked & (lines["status"] != "cancelled").fillna(True).to_numpy(dtype=bool)
     candidate &= lines["wo_ref"].isna().to_numpy()
-    rows = np.flatnonzero(candidate)
-    subset = lines.take(rows)
-    pattern = str(settings.tolerance(RULE, "wo_account_pattern"))
-    with warnings.catch_warnings():
-        # the patterns have groups; only whether they match matters here
-        warnings.simplefilter("ignore", UserWarning)
-        by_account = subset["cost_account"].str.contains(pattern, regex=True).fillna(False).to_numpy(dtype=bool) \
-            if pattern else np.zeros(len(rows), dtype=bool)
-        marker = subset["description"].str.contains("(?i)" + _WO_NUMBER_IN_TEXT.pattern, regex=True)
-    looks = flag(subset["is_service"]).to_numpy() | subset["process"].notna().to_numpy() | by_account
-    looks |= marker.fillna(False).to_numpy(dtype=bool)
-    chosen = subset[looks].reset_index(drop=True)
+    looks = candidate & (flag(lines["is_service"]).to_numpy() | lines["process"].notna().to_numpy())
+    # the text tests run only over the candidate lines the flags do not settle (stock lines, mostly)
+    undecided = np.flatnonzero(candidate & ~looks & (lines["cost_account"].notna().to_numpy()
+                                                     | lines["description"].notna().to_numpy()))
+    if len(undecided):
+        pattern = str(settings.tolerance(RULE, "wo_account_pattern"))
+        accounts = lines["cost_account"].take(undecided)
+        descriptions = lines["description"].take(undecided)
+        with warnings.catch_warnings():
+            # the patterns have groups; only whether they match matters here
+            warnings.simplefilter("ignore", UserWarning)
+            by_text = descriptions.str.contains("(?i)" + _WO_NUMBER_IN_TEXT.pattern, regex=True)
+            by_text = by_text.fillna(False).to_numpy(dtype=bool)
+            if pattern:
+                by_text |= accounts.str.contains(pattern, regex=True).fillna(False).to_numpy(dtype=bool)
+        looks[undecided[by_text]] = True
+    rows = np.flatnonzero(looks)
+    chosen = lines.take(rows).reset_index(drop=True)
     headers = data["purchase_order"]
     supplier = chosen["supplier_id"]
     if supplier.isna().any() and len(headers):
@@ -228,7 +238,7 @@ def unlinked_wo_driven_lines(data: CanonicalFrames, settings: ReconcileSettings)
         from_header = pd.Series(np.where(at >= 0, first["supplier_id"].to_numpy(dtype=object)[np.maximum(at, 0)], None),
                                 dtype=TEXT)
         supplier = supplier.fillna(from_header)
-    return chosen.assign(line_row=rows[looks], line_supplier=supplier,
+    return chosen.assign(line_row=rows, line_supplier=supplier,
                          line_date=chosen["need_by_date"].fillna(chosen["header_order_date"]))
 
 
@@ -272,8 +282,18 @@ def candidates(data: CanonicalFrames, settings: ReconcileSettings, lines: pd.Dat
         proc_l, proc_o = _codes(lines["process"], osp_ops["process"])
         key_l = _pair_codes(site_l, sup_l)
         key_o = _pair_codes(site_o, sup_o)
-        hits = pd.DataFrame({"key": key_l, "line": line_idx, "proc": proc_l})[key_l >= 0].merge(
-            pd.DataFrame({"key": key_o, "op_row": osp_rows, "op_proc": proc_o})[key_o >= 0], on="key")
+        # a supplier with more operations than BLOCK_LIMIT is blocked on the quantity too, so one busy
+        # heat treater cannot multiply the candidates of each of its lines by thousands
+        qty_l, qty_o = _codes(lines["qty_ordered"].round(3), osp_ops["qty"].round(3))
+        sizes = pd.Series(key_o[key_o >= 0]).value_counts()
+        big_l = pd.Series(key_l).map(sizes).fillna(0).to_numpy() > BLOCK_LIMIT
+        big_o = pd.Series(key_o).map(sizes).fillna(0).to_numpy() > BLOCK_LIMIT
+        block_l, block_o = _codes(np.where(key_l >= 0, key_l, -1), np.where(key_o >= 0, key_o, -1))
+        with_qty_l, with_qty_o = _pair_codes(block_l, qty_l), _pair_codes(block_o, qty_o)
+        key_l = np.where(big_l, np.where(with_qty_l >= 0, -2 - with_qty_l, -1), key_l)
+        key_o = np.where(big_o, np.where(with_qty_o >= 0, -2 - with_qty_o, -1), key_o)
+        hits = pd.DataFrame({"key": key_l, "line": line_idx, "proc": proc_l})[key_l != -1].merge(
+            pd.DataFrame({"key": key_o, "op_row": osp_rows, "op_proc": proc_o})[key_o != -1], on="key")
         hits = hits[(hits["proc"] < 0) | (hits["proc"] == hits["op_proc"])]
         parts.append(pd.DataFrame({"line": hits["line"].to_numpy(), "wo_row": -1, "op_row": hits["op_row"].to_numpy()}))
 
@@ -356,8 +376,10 @@ def _score(data: CanonicalFrames, settings: ReconcileSettings, lines: pd.DataFra
     f_text = np.zeros(len(pairs))
     found = np.full(len(pairs), None, dtype=object)
     if len(numbers):
-        wo_full, wo_core = number_keys(wos["wo_number"].to_numpy(dtype=object)[wi])
-        cand = pd.DataFrame({"pair": np.arange(len(pairs)), "row": li, "core": wo_core,
+        # only the pairs of lines with a number in their text can match one
+        with_number = np.flatnonzero(np.isin(li, numbers["row"].to_numpy()))
+        wo_full, wo_core = number_keys(wos["wo_number"].to_numpy(dtype=object)[wi[with_number]])
+        cand = pd.DataFrame({"pair": with_number, "row": li[with_number], "core": wo_core,
                              "wo_full": pd.array(wo_full, dtype=object)})
         hit = cand.merge(numbers, on=["row", "core"])
         if len(hit):
@@ -578,13 +600,18 @@ def suggest_links(data: CanonicalFrames, settings: ReconcileSettings) -> tuple[p
         for row in per_line.get(i, []):
             wo = wo_rec[row.wo_row]
             op = op_rec.get(row.op_row) if row.op_row >= 0 else None
+            if len(listed) >= SHOWN_CANDIDATES and (len(suggested) >= max_suggestions or row.score < threshold):
+                break
             factors = _factor_evidence(row, line, wo, op)
-            fp = fingerprint(factors)
             op_seq = op["op_seq"] if op is not None else None
-            lid = link_id(line["site"], wo["wo_number"], op_seq, line["po_number"], line["line_number"])
-            rejected = lid in rejections and rejections[lid] in (None, fp)
-            entry = {"link_id": lid, "wo_number": wo["wo_number"], "op_seq": op_seq, "score": float(row.score),
-                     "already_bought": bool(row.bought), "factors": factors, "fingerprint": fp}
+            entry = {"wo_number": wo["wo_number"], "op_seq": op_seq, "score": float(row.score),
+                     "already_bought": bool(row.bought), "factors": factors}
+            rejected = False
+            if row.score >= threshold:
+                # only a link that may be suggested needs its id and fingerprint (a rejection is by both)
+                entry["link_id"] = link_id(line["site"], wo["wo_number"], op_seq, line["po_number"], line["line_number"])
+                entry["fingerprint"] = fingerprint(factors)
+                rejected = entry["link_id"] in rejections and rejections[entry["link_id"]] in (None, entry["fingerprint"])
             if rejected:
                 entry["rejected"] = True
             elif row.score >= threshold and len(suggested) < max_suggestions:
