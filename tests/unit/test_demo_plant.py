@@ -18,7 +18,7 @@ from threadline.demo import erp_service, jde, maximo, mes
 from threadline.demo.landscape import SOURCES, build_landscape
 from threadline.demo.plant import defect_count
 
-RULES = {"LNK-001", "LNK-002", "LNK-003", "LNK-004", "LNK-005", "LNK-007", "OSP-001", "OSP-005", "CST-003", "TRC-001"}
+RULES = {"LNK-001", "LNK-002", "LNK-003", "LNK-004", "LNK-005", "LNK-006", "LNK-007", "OSP-001", "OSP-005", "CST-003", "TRC-001"}
 SPECS = Path(__file__).resolve().parents[2] / "mappings" / "specs"
 B2MML = "{http://www.mesa.org/xml/B2MML}"
 
@@ -128,14 +128,23 @@ def test_every_rule_is_planted_on_every_site_it_can_be(request, fixture):
     dangling = {d["source_key"] for d in defects if d["rule_id"] == "LNK-002" and d["subject_entity"] == "wo_operation"}
     osp001 = {d["source_key"] for d in defects if d["rule_id"] == "OSP-001"}
     assert dangling and dangling <= osp001
-    assert len(osp001) == 4 * n
+    # each line that lost its link to work (LNK-006) leaves its released operation without a PO line too
+    unlinked = manifest["link_truth"]
+    assert len(osp001) == 4 * n + len(unlinked)
+    assert sum(v for k, v in by_rule_source.items() if k[0] == "LNK-006") == len(unlinked) >= 1
+    if manifest["scale"] >= 1000:
+        assert {t["site"] for t in unlinked} == {"NORTH", "SOUTH"}
+        assert {t["kind"] for t in unlinked} == {"osp", "service"}
     assert {q["stream"] for q in manifest["quarantine"]} == {"po_lines", "work_orders", "operations"}
     assert len({(d["rule_id"], d["subject_entity"], d["source_system"], d["source_key"]) for d in defects}) == len(defects)
     assert len({d["exception_id"] for d in defects}) == len(defects)
 
 
 def test_defect_counts_grow_with_scale(small, medium):
-    assert len(_manifest(medium)["defects"]) == 4 * len(_manifest(small)["defects"])
+    def counted(landscape):
+        # the unlinked lines grow with the open lines there are to unlink (threadline.demo.suggestions)
+        return [d for d in _manifest(landscape)["defects"] if d["rule_id"] != "LNK-006" and "(LNK-006)" not in d["note"]]
+    assert len(counted(medium)) == 4 * len(counted(small))
 
 
 # ---------------------------------------------------------------------------- source keys
@@ -216,6 +225,7 @@ def test_manifest_counts_and_keys_are_those_of_the_source_data(medium):
         ("erp_soap", "invoice_line"): "invoices", ("maximo", "work_order"): "work_orders",
         ("maximo", "wo_po_link"): "po_links", ("maximo", "material_issue"): "material_issues",
         ("mes", "wo_operation"): "operations", ("mes", "work_order"): "work_orders",
+        ("maximo", "wo_operation"): "tasks",
     }
     keys: dict[tuple[str, str], set[str]] = {}
     for source, (_, streams) in SOURCES.items():
