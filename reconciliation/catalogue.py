@@ -108,6 +108,52 @@ CATALOGUE: dict[str, Rule] = {
             {"grace_days": 0},
         ),
         Rule(
+            "OSP-007", "error", "Outside-processing receipt without a certificate of conformance",
+            "A receipt of parts back from an outside processor (a receipt on a PO line linked at operation "
+            "level to an outside-processing operation) records no certificate of conformance although one "
+            "is required: by the supplier master (certificate_required of the line's supplier) or by the "
+            "certificate_required setting, which adds requirements per process, supplier or site (for "
+            "processes that always need a certificate, or an ERP that keeps no such flag) and cannot lift "
+            "the supplier master's. Parts without their heat-treat, plating or NDT certificate cannot be "
+            "released to the next operation or shipped.",
+            "receipt",
+            {"certificate_required": False},
+        ),
+        Rule(
+            "OSP-008", "error", "Lot or serial received back differs from the one sent out",
+            "A receipt on an outside-processing PO line records another lot or serial number than the "
+            "work was sent out under: the operation's lot (else its work order's) and the work order's "
+            "serial. A receipt recording no lot or serial where one was sent out counts as a difference, "
+            "since the parts that came back cannot be shown to be the parts that went out; a work order "
+            "without a lot or serial leaves the receipt unjudged. Case and outer blanks do not count. The "
+            "supplier may have mixed up lots: traceability of the parts is broken.",
+            "receipt",
+        ),
+        Rule(
+            "OSP-009", "error", "Invoice without receipt, or invoiced above received",
+            "A PO line is invoiced while nothing has been received against it, or invoiced for more than "
+            "its received quantity plus the quantity tolerance (percent of the received quantity). The "
+            "supplier bills goods or outside work the plant has not acknowledged. A service line that pays "
+            "for no outside-processing operation may be received by its invoice, so an invoice without a "
+            "receipt is no finding for it; once it has receipts they count as for goods. An invoiced or "
+            "received quantity that cannot be told (an invoice without quantity in another currency, a "
+            "receipt unit without conversion) is not compared.",
+            "po_line",
+            {"qty_tolerance_pct": 0.0},
+        ),
+        Rule(
+            "CST-001", "warning", "Invoice price differs from PO price",
+            "An invoice line's unit price (amount / quantity, converted from the invoice currency to the PO "
+            "line's at the invoice date) differs from the PO line's unit price by more than the price "
+            "tolerance (percent of the PO price), above or below. A supplier's minimum lot charge (an "
+            "amount in the PO line's currency, set per supplier or process) is a price too: an invoice "
+            "amounting to it, within the tolerance, for a quantity worth less than it at the PO price is "
+            "accepted. Invoice lines without quantity or amount, PO lines without price and invoices whose "
+            "currency cannot be converted (CST-003) are not judged.",
+            "invoice_line",
+            {"price_tolerance_pct": 2.0, "min_lot_charge": 0.0},
+        ),
+        Rule(
             "CST-003", "error", "Cost line cannot be converted; roll-up incomplete",
             "A cost line behind a work order cannot be converted to the reporting currency (no exchange "
             "rate on or before its date) or to the unit of its price (no unit-of-measure conversion), or "

@@ -16,7 +16,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from reconciliation import costs, links, osp, suggest, traceability
+from reconciliation import costs, links, osp, receiving, suggest, traceability
 from reconciliation.catalogue import CATALOGUE, rule
 from reconciliation.exceptions import FINDING_COLUMNS, empty_findings, make_findings
 from reconciliation.frames import CanonicalFrames
@@ -37,6 +37,10 @@ CHECKS: dict[str, RuleCheck] = {
     "LNK-007": links.osp_operation_bought_twice,
     "OSP-001": osp.osp_operation_without_po_line,
     "OSP-005": osp.osp_po_line_overdue,
+    "OSP-007": receiving.receipt_without_certificate,
+    "OSP-008": receiving.lot_or_serial_changed,
+    "OSP-009": receiving.invoiced_beyond_received,
+    "CST-001": receiving.invoice_price_differs,
     "TRC-001": traceability.closed_without_sign_off,
 }
 COST_RULE = "CST-003"
@@ -179,6 +183,8 @@ def _unknown_tolerances(rule_id: str, values: Mapping[str, Any], where: str) -> 
         numeric = isinstance(default, (int, float)) and not isinstance(default, bool)
         if numeric and (isinstance(value, bool) or not isinstance(value, (int, float))):
             problems.append(f"{where}: tolerance {name} must be a number, not {value!r}")
+        elif isinstance(default, bool) and not isinstance(value, bool):
+            problems.append(f"{where}: tolerance {name} must be true or false, not {value!r}")
     return problems
 
 

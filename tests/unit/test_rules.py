@@ -241,6 +241,7 @@ def test_tolerance_overrides_pick_the_most_specific_match_per_row():
     ({"rule": "OSP-005", "process": "ndt", "tolerances": {"grace_dayz": 1}}, "no tolerance 'grace_dayz'"),
     ({"rule": "OSP-005", "tolerances": {"grace_days": 1}}, "name a supplier, process or site"),
     ({"rule": "OSP-005", "process": "ndt", "tolerances": {"grace_days": "two"}}, "must be a number"),
+    ({"rule": "OSP-007", "process": "ndt", "tolerances": {"certificate_required": "yes"}}, "must be true or false"),
 ])
 def test_bad_tolerance_overrides_are_refused(override, message):
     from reconciliation.engine import ToleranceOverride
