@@ -18,7 +18,8 @@ from threadline.demo import erp_service, jde, maximo, mes
 from threadline.demo.landscape import SOURCES, build_landscape
 from threadline.demo.plant import defect_count
 
-RULES = {"LNK-001", "LNK-002", "LNK-003", "LNK-004", "LNK-005", "LNK-006", "LNK-007", "OSP-001", "OSP-005", "CST-003", "TRC-001"}
+RULES = {"LNK-001", "LNK-002", "LNK-003", "LNK-004", "LNK-005", "LNK-006", "LNK-007", "OSP-001", "OSP-005", "CST-003",
+         "TRC-001", "OSP-007", "OSP-008", "OSP-009", "CST-001"}
 SPECS = Path(__file__).resolve().parents[2] / "mappings" / "specs"
 B2MML = "{http://www.mesa.org/xml/B2MML}"
 
@@ -124,6 +125,12 @@ def test_every_rule_is_planted_on_every_site_it_can_be(request, fixture):
         assert by_rule_source[("LNK-004", "po_line", erp)] == n
     assert by_rule_source[("LNK-005", "work_order", "mes")] == 2 * n
     assert by_rule_source[("LNK-007", "wo_operation", "mes")] == 2 * n
+    # receiving and invoices, in each site's ERP: two OSP-009 variants (never received, over-invoiced)
+    for erp in ("jde", "erp_soap"):
+        assert by_rule_source[("OSP-007", "receipt", erp)] == n
+        assert by_rule_source[("OSP-008", "receipt", erp)] == n
+        assert by_rule_source[("OSP-009", "po_line", erp)] == 2 * n
+        assert by_rule_source[("CST-001", "invoice_line", erp)] == n
     # a dangling MES PO reference on an OSP op is two findings about the same op
     dangling = {d["source_key"] for d in defects if d["rule_id"] == "LNK-002" and d["subject_entity"] == "wo_operation"}
     osp001 = {d["source_key"] for d in defects if d["rule_id"] == "OSP-001"}
@@ -223,6 +230,7 @@ def test_manifest_counts_and_keys_are_those_of_the_source_data(medium):
     stream_of_subject = {
         ("jde", "po_line"): "po_lines", ("erp_soap", "po_line"): "po_lines",
         ("erp_soap", "invoice_line"): "invoices", ("maximo", "work_order"): "work_orders",
+        ("jde", "receipt"): "receipts", ("erp_soap", "receipt"): "receipts", ("jde", "invoice_line"): "vouchers",
         ("maximo", "wo_po_link"): "po_links", ("maximo", "material_issue"): "material_issues",
         ("mes", "wo_operation"): "operations", ("mes", "work_order"): "work_orders",
         ("maximo", "wo_operation"): "tasks",

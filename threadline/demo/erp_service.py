@@ -87,6 +87,8 @@ def source_key(ref: tuple) -> str:
         return f"PO-{int(ref[2]):07d}|{int(ref[3])}"
     if kind == "invoice":
         return f"{invoice_number(ref[2])}|1"
+    if kind == "receipt":
+        return f"{receipt_number(ref[2])}|1"
     raise ValueError(f"the legacy ERP has no record of kind {kind!r}")
 
 

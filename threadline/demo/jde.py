@@ -18,7 +18,8 @@ PDRORN             the related work order: numbers zero-filled to 8 ("00010023")
                    numbers as they are ("MO-26-000123"), left-justified in CHAR(12)
 =================  ==========================================================
 
-F43121 holds receipts (PRMATC '1', document type OV) and voucher matches (PRMATC '2', PV).
+F43121 holds receipts (PRMATC '1', document type OV) and voucher matches (PRMATC '2', PV); a
+receipt's PRVRMK (remark) carries the certificate of conformance number, PRLOTN its lot.
 Source keys, as the ``demo_jde`` specs build them (CHAR padding stripped, joined with ``|``):
 purchase order ``00001|4711|OP|000``, line ``00001|4711|OP|000|1000``, receipt ``OV|300012|1``,
 voucher ``PV|700045|1``, supplier ``4101``, item ``RM-100001``, rate ``EUR|USD|124183``,
@@ -115,6 +116,10 @@ def source_key(ref: tuple) -> str:
     kind = ref[0]
     if kind == "po_line":
         return line_source_key(ref[2], ref[3])
+    if kind == "receipt":
+        return f"OV|{RECEIPT_DOC_START + int(ref[2]) - 1}|1"
+    if kind == "invoice":
+        return f"PV|{VOUCHER_DOC_START + int(ref[2]) - 1}|1"
     raise ValueError(f"JD Edwards has no record of kind {kind!r}")
 
 
@@ -205,6 +210,8 @@ def write_jde(plant: Plant, out_dir: Path) -> dict[str, int]:
             "PRAREC": np.round(receipts["qty"] * per_unit * receipt_price * 100).astype("int64"),
             "PRUOM": char(receipts["uom"], 2), "PRCRCD": "USD", "PRRCDJ": julian(receipts["day"]),
             "PRLOTN": char(receipts["lot"], 30), "PRVINV": char([""] * len(receipts), 25),
+            # the receiving clerk keys the certificate of conformance number into the remark
+            "PRVRMK": char(receipts["certificate"], 30),
             "PRMCU": char([branch_of_po[k] for k in zip(receipts["po_number"], receipts["line_no"])], 12, right=True),
             "PRUPMJ": julian(receipts["day"]), "PRTDAY": hhmmss(receipts["changed_sec"]),
         })
@@ -218,6 +225,7 @@ def write_jde(plant: Plant, out_dir: Path) -> dict[str, int]:
             "PRAREC": np.round(invoices["amount"] * 100).astype("int64"),
             "PRUOM": char(invoices["uom"], 2), "PRCRCD": invoices["currency"], "PRRCDJ": julian(invoices["day"]),
             "PRLOTN": char([""] * len(invoices), 30), "PRVINV": char(invoices["supplier_invoice"], 25),
+            "PRVRMK": char([""] * len(invoices), 30),
             "PRMCU": char([branch_of_po[k] for k in zip(invoices["po_number"], invoices["line_no"])], 12, right=True),
             "PRUPMJ": julian(invoices["day"]), "PRTDAY": hhmmss(invoices["changed_sec"]),
         })
@@ -226,7 +234,7 @@ def write_jde(plant: Plant, out_dir: Path) -> dict[str, int]:
             ("PRSFXO", "CHAR(3)"), ("PRLNID", "INTEGER"), ("PRDOC", "INTEGER"), ("PRDCT", "CHAR(2)"),
             ("PRNLIN", "INTEGER"), ("PRAN8", "INTEGER"), ("PRLITM", "CHAR(25)"), ("PRUREC", "INTEGER"),
             ("PRAREC", "INTEGER"), ("PRUOM", "CHAR(2)"), ("PRCRCD", "CHAR(3)"), ("PRRCDJ", "INTEGER"),
-            ("PRLOTN", "CHAR(30)"), ("PRVINV", "CHAR(25)"), ("PRMCU", "CHAR(12)"), ("PRUPMJ", "INTEGER"),
+            ("PRLOTN", "CHAR(30)"), ("PRVINV", "CHAR(25)"), ("PRVRMK", "CHAR(30)"), ("PRMCU", "CHAR(12)"), ("PRUPMJ", "INTEGER"),
             ("PRTDAY", "INTEGER"),
         ]
         write_sqlite_table(conn, "F43121", f43121_columns,

@@ -31,7 +31,7 @@ from typing import Any
 import yaml
 
 from reconciliation.exceptions import exception_id
-from threadline.demo import erp_service, jde, maximo, mes
+from threadline.demo import erp_service, jde, maximo, mes, receiving
 from threadline.demo.plant import AS_OF, DEFAULT_SCALE, DEFAULT_SEED, REPORTING_CURRENCY, Plant, generate_plant
 
 PASSWORD_ENV = "THREADLINE_DEMO_ERP_PASSWORD"
@@ -148,7 +148,8 @@ def demo_config(out_dir: Path, erp_port: int) -> dict[str, Any]:
         "reporting_currency": REPORTING_CURRENCY,
         "sites": [{"id": "NORTH", "name": "North plant (JD Edwards, Maximo NTH, MES PLANT-N)"},
                   {"id": "SOUTH", "name": "South plant (legacy ERP web service, Maximo STH, MES PLANT-S)"}],
-        "rules": {"as_of": AS_OF.isoformat()},
+        # the overrides name the plant's own suppliers and processes
+        "rules": {"as_of": AS_OF.isoformat(), "overrides": [*receiving.RULE_OVERRIDES]},
         # last, so that a user can add a source by appending its entry to the file
         "sources": [
             {"name": "jde", "kind": "sql", "role": "erp", "description": "JD Edwards E1 purchasing, site NORTH",

@@ -6,11 +6,12 @@ HierarchyScope/EquipmentID the site ('PLANT-N' = NORTH, 'PLANT-S' = SOUTH, level
 RequestState from the B2MML enumeration (Forecast, Released, Running, Completed, Closed,
 Cancelled), OperationsDefinitionID the item the order makes. Each ``SegmentRequirement`` is an
 operation (ID "10", "20", ...; ProcessSegmentID MACHINING, GRINDING, ASSEMBLY, INSPECTION,
-HEAT_TREAT, PLATING, NDT, COATING) with the same eight ``SegmentParameter`` entries on every
+HEAT_TREAT, PLATING, NDT, COATING) with the same nine ``SegmentParameter`` entries on every
 operation, empty where they do not apply, so every file carries every column: WorkCenter,
 OutsideProcessing, Process, Supplier, PurchaseOrder, PurchaseOrderLine (the MES's own link of an
 OSP operation to its PO line, filled on some of them), InspectionRequired and
-InspectionSignedOffBy (empty until signed). Operations that have started list the material they
+InspectionSignedOffBy (empty until signed) and MaterialLot (the lot the order runs under, which goes
+out to the outside processor with the parts). Operations that have started list the material they
 consumed as ``MaterialRequirement`` (MaterialUse Consumed); the last operation of a completed or
 closed order also lists the finished lot it produced (MaterialUse Produced, ID ``OUT``).
 
@@ -104,6 +105,7 @@ def _requests_xml(wos: pd.DataFrame, ops: pd.DataFrame, mats: pd.DataFrame, item
 
 def _requests_xml_with(wos: pd.DataFrame, ops: pd.DataFrame, op_materials: np.ndarray, item_of_wo: dict) -> np.ndarray:
     definition = _escape(ops["wo_number"].map(item_of_wo))
+    lot_of_wo = dict(zip(wos["wo_number"], wos["lot"]))
     osp_process = pd.Series(np.where(ops["is_osp"], ops["segment"], ""), index=ops.index)
     seg_xml = (
         "<SegmentRequirement><ID>" + ops["seq"].astype(str) + "</ID><Description>" + _escape(ops["description"])
@@ -121,6 +123,7 @@ def _requests_xml_with(wos: pd.DataFrame, ops: pd.DataFrame, op_materials: np.nd
         + _parameter("PurchaseOrderLine", _escape(ops["po_line_ref"]), "string")
         + _parameter("InspectionRequired", _bool(ops["insp_required"]), "boolean")
         + _parameter("InspectionSignedOffBy", _escape(ops["signed_by"]), "string")
+        + _parameter("MaterialLot", _escape(ops["wo_number"].map(lot_of_wo)), "string")
         + op_materials + "</SegmentRequirement>"
     )
     segments_of_wo = seg_xml.groupby(ops["wo_number"], sort=False).agg("".join)

@@ -31,7 +31,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from threadline.demo import suggestions
+from threadline.demo import receiving, suggestions
 
 AS_OF = date(2026, 6, 30)
 AS_OF_DAY = np.datetime64(AS_OF.isoformat(), "D")
@@ -456,6 +456,7 @@ def _production(rng: np.random.Generator, n_prod: int, n_def: int, items: pd.Dat
     demands += [("quarantine_segment", 0, n_def), ("cst003_invoice", 1, n_def)]
     for s in range(2):
         demands += [("lnk003", s, n_def), ("lnk004", s, n_def), ("lnk005", s, n_def), ("lnk007", s, n_def)]
+    demands += receiving.production_demands(n_def)
     role, forced_site = _reserve(rng, n_prod, demands)
     site_index = np.where(forced_site >= 0, forced_site, rng.integers(2, size=n_prod))
     site = np.asarray(SITES, dtype=object)[site_index]
@@ -466,7 +467,7 @@ def _production(rng: np.random.Generator, n_prod: int, n_def: int, items: pd.Dat
               "trc001": ("Completed", False), "lnk001_op": ("Released", False),
               "quarantine_segment": ("Released", False), "cst003_invoice": ("Closed", True),
               "lnk003": ("Released", True), "lnk004": ("Cancelled", True), "lnk005": ("Closed", True),
-              "lnk007": ("Released", True)}
+              "lnk007": ("Released", True), **receiving.FORCED_STATES}
     for name, (st, osp) in forced.items():
         rows = role == name
         state[rows] = st
@@ -788,7 +789,7 @@ def generate_plant(scale: int = DEFAULT_SCALE, seed: int = DEFAULT_SEED) -> Plan
     rng = np.random.default_rng(seed)
     n_def = defect_count(scale)
     n_mnt = max(round(scale * 0.4), 7 * n_def + 6)
-    n_prod = max(scale - round(scale * 0.4), 20 * n_def + 8)
+    n_prod = max(scale - round(scale * 0.4), 32 * n_def + 8)
 
     suppliers = _suppliers(rng, scale)
     items = _items(rng, scale)
@@ -797,6 +798,7 @@ def generate_plant(scale: int = DEFAULT_SCALE, seed: int = DEFAULT_SEED) -> Plan
     equipment = _equipment(rng, n_mnt)
     mnt = _maintenance(rng, n_mnt, n_def, equipment, suppliers, items)
     prod = _production(rng, n_prod, n_def, items, suppliers)
+    receiving.prepare_hosts(prod, suppliers)
 
     defects: list[dict[str, Any]] = []
     quarantine: list[dict[str, Any]] = []
@@ -810,6 +812,7 @@ def generate_plant(scale: int = DEFAULT_SCALE, seed: int = DEFAULT_SEED) -> Plan
     lines["bad_need_by"] = False
     lines = _plant_bad_need_by(rng, lines, n_def, quarantine)
     receipts, invoices = _receipts_and_invoices(rng, lines, items)
+    receipts, invoices = receiving.plant_receipts_and_invoices(lines, receipts, invoices)
     lines["received_qty"] = 0.0
     received = receipts.assign(line_qty_in_line_uom=np.where(
         receipts["uom"] == receipts["line_uom"], receipts["qty"], receipts["line_qty"]))
@@ -1027,6 +1030,7 @@ def _collect_defects(plant: Plant) -> None:
     for _, row in mat[mat["currency"] == UNCONVERTIBLE_CURRENCY].iterrows():
         d.append(_defect("CST-003", "material_issue", "maximo", ("maximo_matuse", row["matusetransid"]),
                          f"material issued to WO {row['refwo']} at a CHF unit cost; no CHF rate exists"))
+    receiving.collect_defects(plant, _defect)
     pwos = plant.prod_wos
     for _, wo in pwos[pwos["role"] == "trc001"].iterrows():
         d.append(_defect("TRC-001", "work_order", "mes", ("mes_wo", wo["wo_number"]),
