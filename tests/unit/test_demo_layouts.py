@@ -22,7 +22,7 @@ SPECS = REPO / "mappings" / "specs"
 REALWORLD = REPO / ".." / "shared" / "realworld"
 B2MML = "{http://www.mesa.org/xml/B2MML}"
 PARAMETERS = {"WorkCenter", "OutsideProcessing", "Process", "Supplier", "PurchaseOrder", "PurchaseOrderLine",
-              "InspectionRequired", "InspectionSignedOffBy"}
+              "InspectionRequired", "InspectionSignedOffBy", "MaterialLot"}
 
 
 @pytest.fixture(scope="module")
