@@ -4,9 +4,12 @@ Builds, in memory and column-wise, ``--wos`` work orders (default 1,000,000) wit
 each (a tenth of them outside processing, each bought on its own PO line, linked from the PO side,
 the operation side or both, in agreement; one in 500 by neither), ``2 x wos`` PO lines (the rest parts for a work order or
 stock; 0.1% naming a work order that does not exist; the outside-processing lines neither side links
-look WO-driven, half of them naming their work order in the description), receipts for every received line and invoices
-for most, one labour entry and one material issue per work order, and a year of FX rates. Defects
-are rare, as in a plant; what the rules find is printed per rule.
+look WO-driven, half of them naming their work order in the description), receipts for every received
+line (outside-processing ones with the work order's lot and a certificate) and invoices for most,
+2,000 suppliers (most requiring certificates), one labour entry and one material issue per work order,
+and a year of FX rates. Defects are rare, as in a plant (among them a receipt without its certificate
+or with another lot, an invoice before receipt, above it or off the PO price); what the rules find is
+printed per rule.
 Then it times ``reconciliation.reconcile`` in a fresh process per run and prints seconds, peak RSS
 and findings per rule. The issue's target: at most 20 s and 4 GB for 1M / 3M / 2M.
 
@@ -63,6 +66,7 @@ def canonical_frames(n_wo: int, seed: int = 3) -> dict:
         "estimate_labour": rng.uniform(100, 5000, n_wo), "currency": text(np.full(n_wo, "USD")),
         "inspection_required": pd.array(rng.random(n_wo) < 0.1, dtype="boolean"),
         "inspection_signed_off": pd.array(rng.random(n_wo) < 0.95, dtype="boolean"),
+        "lot": text(np.char.add("LOT", wo_no)),
         "source_system": text(np.full(n_wo, "cmms")), "source_key": text(wo_no)}, n_wo)
 
     n_op = 3 * n_wo
@@ -124,21 +128,40 @@ def canonical_frames(n_wo: int, seed: int = 3) -> dict:
         "source_system": text(np.full(n_line, "erp")), "source_key": text(np.char.add(po_no, line_no))}, n_line)
 
     received = np.flatnonzero(line_status == "received")
+    n_rec = len(received)
+    # outside-processing receipts come back with the work order's lot and a certificate (rarely not)
+    osp_receipt = line_op[received] >= 0
+    lot = np.where(rng.random(n_rec) < 0.0005, "LOT-MIXED-UP", np.char.add("LOT", wo_no[line_wo[received]]))
+    certificate = np.char.add("COC", received.astype(str))
     receipts = frame("receipt", {
         "receipt_id": text(np.char.add("R", received.astype(str))), "po_number": text(po_no[received]),
         "line_number": text(line_no[received]), "site": text(sites[line_wo[received]]),
-        "qty": po_lines["qty_ordered"].to_numpy()[received], "receipt_date": days(len(received)),
-        "source_system": text(np.full(len(received), "erp")),
-        "source_key": text(np.char.add("R", received.astype(str)))}, len(received))
-    invoiced = received[line_closed_wo[received] | (rng.random(len(received)) < 0.7)]
+        "qty": po_lines["qty_ordered"].to_numpy()[received], "receipt_date": days(n_rec),
+        "lot": pd.Series(text(lot)).where(osp_receipt),
+        "certificate_ref": pd.Series(text(certificate)).where(osp_receipt & (rng.random(n_rec) >= 0.001)),
+        "source_system": text(np.full(n_rec, "erp")),
+        "source_key": text(np.char.add("R", received.astype(str)))}, n_rec)
+    # most received lines are invoiced; a few open ones are invoiced before any receipt
+    invoiced = received[line_closed_wo[received] | (rng.random(n_rec) < 0.7)]
+    open_lines = np.flatnonzero(line_status == "open")
+    invoiced = np.sort(np.concatenate([invoiced, open_lines[rng.random(len(open_lines)) < 0.0002]]))
+    n_inv = len(invoiced)
+    inv_qty = po_lines["qty_ordered"].to_numpy()[invoiced] + np.where(rng.random(n_inv) < 0.0002, 5.0, 0.0)
+    inv_price = po_lines["unit_price"].to_numpy()[invoiced] * np.where(rng.random(n_inv) < 0.0005, 1.1, 1.0)
     invoices = frame("invoice_line", {
-        "invoice_number": text(np.char.add("INV", invoiced.astype(str))), "invoice_line": text(np.full(len(invoiced), "1")),
+        "invoice_number": text(np.char.add("INV", invoiced.astype(str))), "invoice_line": text(np.full(n_inv, "1")),
         "po_number": text(po_no[invoiced]), "line_number": text(line_no[invoiced]),
-        "site": text(sites[line_wo[invoiced]]),
-        "amount": (po_lines["qty_ordered"] * po_lines["unit_price"]).to_numpy()[invoiced],
-        "currency": po_lines["currency"].to_numpy()[invoiced], "invoice_date": days(len(invoiced)),
-        "source_system": text(np.full(len(invoiced), "erp")),
-        "source_key": text(np.char.add("INV", invoiced.astype(str)))}, len(invoiced))
+        "site": text(sites[line_wo[invoiced]]), "qty": inv_qty, "amount": inv_qty * inv_price,
+        "currency": po_lines["currency"].to_numpy()[invoiced], "invoice_date": days(n_inv),
+        "source_system": text(np.full(n_inv, "erp")),
+        "source_key": text(np.char.add("INV", invoiced.astype(str)))}, n_inv)
+    n_sup = 2000
+    suppliers = frame("supplier", {
+        "supplier_id": text(np.char.add("S", np.arange(n_sup).astype(str))),
+        "site": text(np.where(np.arange(n_sup) % 2 == 0, "NORTH", "SOUTH")),
+        "certificate_required": pd.array(rng.random(n_sup) < 0.7, dtype="boolean"),
+        "source_system": text(np.full(n_sup, "erp")), "source_key": text(np.char.add("S", np.arange(n_sup).astype(str)))},
+        n_sup)
     labour = frame("labour_entry", {
         "entry_id": text(np.char.add("L", wo_no)), "wo_number": text(wo_no), "op_seq": text(np.full(n_wo, "10")),
         "site": text(sites), "hours": rng.uniform(0.5, 12, n_wo), "rate": np.full(n_wo, 65.0),
@@ -157,7 +180,8 @@ def canonical_frames(n_wo: int, seed: int = 3) -> dict:
         "source_system": text(np.full(len(fx_days), "erp")), "source_key": text(fx_days.strftime("%Y%m%d"))},
         len(fx_days))
     return {"work_order": work_orders, "wo_operation": operations, "po_line": po_lines, "receipt": receipts,
-            "invoice_line": invoices, "labour_entry": labour, "material_issue": material, "fx_rate": fx}
+            "invoice_line": invoices, "labour_entry": labour, "material_issue": material, "fx_rate": fx,
+            "supplier": suppliers}
 
 
 def _rss_mb(field: str) -> float:

@@ -544,6 +544,29 @@ class CanonicalFrames:
         links = links[known(links["_k_op"]) & (links["via"] != "work_order").to_numpy()]
         return links.drop_duplicates(["_k_op", "po_row"]).reset_index(drop=True)
 
+    def first_rows(self, entity_name: str, code: str) -> pd.Series:
+        """Position of the first row of each known key code of an entity, indexed by the code.
+
+        A key held by several sources (the same PO line in two ERPs) is read from its first row, as
+        ``line_totals`` does. Computed once per entity and code column; look codes up with
+        ``at_first_row``.
+        """
+        cache = self.__dict__.setdefault("_first_rows", {})
+        if (entity_name, code) not in cache:
+            codes = self[entity_name][code]
+            first = (~codes.duplicated()).to_numpy() & known(codes)
+            cache[(entity_name, code)] = pd.Series(np.flatnonzero(first), index=codes.to_numpy()[first])
+        return cache[(entity_name, code)]
+
+    def at_first_row(self, entity_name: str, code: str, codes: pd.Series | np.ndarray) -> np.ndarray:
+        """Position of the first row of ``entity_name`` with each of ``codes`` (-1 where none)."""
+        rows = self.first_rows(entity_name, code)
+        codes = np.asarray(codes, dtype=np.int64)
+        if rows.empty:
+            return np.full(len(codes), -1, dtype=np.int64)
+        at = rows.index.get_indexer(codes)
+        return np.where(at >= 0, rows.to_numpy()[np.maximum(at, 0)], -1)
+
 
 def describe_po_line(po_number: Any, line_number: Any) -> str:
     """'PO 4711 line 2', or 'PO 4711' when the reference names no line."""

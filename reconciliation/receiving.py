@@ -59,26 +59,30 @@ def _empty() -> pd.DataFrame:
 
 def _first_line_rows(data: CanonicalFrames, codes: pd.Series | np.ndarray) -> np.ndarray:
     """Position in ``data["po_line"]`` of the first PO line with each ``_k_line`` code (-1: none)."""
-    lines = data["po_line"]
-    k_line = lines["_k_line"]
-    first = (~k_line.duplicated()).to_numpy() & known(k_line)
-    index = pd.Index(k_line.to_numpy()[first])
-    at = index.get_indexer(np.asarray(codes, dtype=np.int64))
-    rows = np.flatnonzero(first)
-    return np.where(at >= 0, rows[np.maximum(at, 0)], -1)
+    return data.at_first_row("po_line", "_k_line", codes)
+
+
+def _osp_codes(data: CanonicalFrames) -> np.ndarray:
+    """The ``_k_op`` codes of outside-processing operations (from any source)."""
+    ops = data["wo_operation"]
+    return ops["_k_op"].to_numpy()[flag(ops["is_outside_processing"]).to_numpy()]
 
 
 def _osp_links(data: CanonicalFrames) -> pd.DataFrame:
     """Operation-level links whose operation is outside processing, with the operation's row in
     ``data["wo_operation"]`` (``op_row``, the first row of that site/WO/op)."""
-    ops = data["wo_operation"]
-    is_osp = flag(ops["is_outside_processing"]).to_numpy()
-    osp_codes = ops["_k_op"].to_numpy()[is_osp]
     links = data.op_links
-    links = links[codes_in(links["_k_op"], osp_codes)]
-    first_osp = pd.Index(pd.Series(osp_codes).drop_duplicates().to_numpy())
-    osp_rows = np.flatnonzero(is_osp)[~pd.Series(osp_codes).duplicated().to_numpy()]
-    return links.assign(op_row=osp_rows[first_osp.get_indexer(links["_k_op"].to_numpy())]).reset_index(drop=True)
+    links = links[codes_in(links["_k_op"], _osp_codes(data))]
+    return links.assign(op_row=data.at_first_row("wo_operation", "_k_op", links["_k_op"])).reset_index(drop=True)
+
+
+def _take(values: pd.Series, rows: np.ndarray) -> pd.Series:
+    """``values`` at positions ``rows`` (NA where -1), without converting the whole column."""
+    rows = np.asarray(rows, dtype=np.int64)
+    found = rows >= 0
+    out = values.take(np.where(found, rows, 0)).reset_index(drop=True) if len(values) else \
+        pd.Series([pd.NA] * len(rows), dtype=values.dtype)
+    return out.where(found) if not found.all() else out
 
 
 def _line_context(data: CanonicalFrames, line_rows: np.ndarray) -> pd.DataFrame:
@@ -87,46 +91,29 @@ def _line_context(data: CanonicalFrames, line_rows: np.ndarray) -> pd.DataFrame:
     operation it is linked to at operation level, else what the line names) and whether that
     operation is outside processing (``is_osp``). One row per position, in order."""
     lines = data["po_line"].take(line_rows).reset_index(drop=True)
-    headers = data["purchase_order"]
-    headers = headers[known(headers["_k_po"])].drop_duplicates("_k_po")
-    at = pd.Index(headers["_k_po"]).get_indexer(lines["_k_po"])
-    header_supplier = pd.Series(pd.NA, index=lines.index, dtype=TEXT)
-    found = at >= 0
-    if found.any():
-        header_supplier[found] = headers["supplier_id"].to_numpy()[at[found]]
+    header_rows = data.at_first_row("purchase_order", "_k_po", lines["_k_po"])
+    header_supplier = _take(data["purchase_order"]["supplier_id"], header_rows)
 
-    ops = data["wo_operation"]
     links = data.op_links
     links = links[codes_in(links["_k_line"], lines["_k_line"])]
-    osp_codes = ops.loc[flag(ops["is_outside_processing"]), "_k_op"]
     # an outside-processing operation before any other, so the line names its outside work
-    links = links.assign(_osp=codes_in(links["_k_op"], osp_codes)).sort_values("_osp", ascending=False, kind="stable")
-    links = links.drop_duplicates("_k_line")
-    op_index = pd.Index(ops["_k_op"].drop_duplicates())
-    op_at = op_index.get_indexer(links["_k_op"])
-    op_first = np.flatnonzero(~ops["_k_op"].duplicated().to_numpy())
+    links = links.assign(_osp=pd.array(codes_in(links["_k_op"], _osp_codes(data)), dtype="boolean"))
+    links = links.sort_values("_osp", ascending=False, kind="stable")
+    links = links.drop_duplicates("_k_line").reset_index(drop=True)
+    op_process = _take(data["wo_operation"]["process"], data.at_first_row("wo_operation", "_k_op", links["_k_op"]))
     link_at = pd.Index(links["_k_line"]).get_indexer(lines["_k_line"])
-    linked = link_at >= 0
 
-    def from_links(values: np.ndarray, fill: pd.Series) -> pd.Series:
-        out = fill.astype(TEXT).copy()
-        if linked.any():
-            out[linked] = values[link_at[linked]]
-        return out
+    def from_links(values: pd.Series) -> pd.Series:
+        return _take(values, link_at)
 
-    op_process = np.full(len(links), pd.NA, dtype=object)
-    has_op = op_at >= 0
-    op_process[has_op] = ops["process"].to_numpy()[op_first[op_at[has_op]]]
-    is_osp = np.zeros(len(lines), dtype=bool)
-    is_osp[linked] = links["_osp"].to_numpy()[link_at[linked]]
     return pd.DataFrame({
-        "site": lines["site"].to_numpy(),
-        "supplier_id": lines["supplier_id"].fillna(header_supplier).to_numpy(),
-        "process": lines["process"].fillna(from_links(op_process, pd.Series(pd.NA, index=lines.index))).to_numpy(),
-        "wo_number": from_links(links["wo_number"].to_numpy(), lines["wo_ref"]).to_numpy(),
-        "op_seq": from_links(links["op_seq"].to_numpy(), lines["op_ref"]).to_numpy(),
-        "is_osp": is_osp,
-    }).astype({"site": TEXT, "supplier_id": TEXT, "process": TEXT, "wo_number": TEXT, "op_seq": TEXT})
+        "site": lines["site"],
+        "supplier_id": lines["supplier_id"].fillna(header_supplier),
+        "process": lines["process"].fillna(from_links(op_process)),
+        "wo_number": from_links(links["wo_number"].astype(TEXT)).fillna(lines["wo_ref"]),
+        "op_seq": from_links(links["op_seq"].astype(TEXT)).fillna(lines["op_ref"]),
+        "is_osp": from_links(links["_osp"]).fillna(False).to_numpy(dtype=bool),
+    })
 
 
 def _rows(frame: pd.DataFrame, positions: np.ndarray) -> pd.DataFrame:
@@ -194,7 +181,7 @@ def receipt_without_certificate(data: CanonicalFrames, settings: ReconcileSettin
     wanted = set(context["supplier_id"].dropna())
     for record in records(suppliers[suppliers["supplier_id"].isin(wanted)], "supplier", _SUPPLIER_FIELDS):
         supplier_records.setdefault(record["supplier_id"], []).append(record)
-    op_records = _op_records(data, lines["_k_line"])
+    op_records = _op_records(data, osp, lines["_k_line"])
 
     summaries, evidence = [], []
     own = records(offending, "receipt", _RECEIPT_FIELDS)
@@ -208,7 +195,8 @@ def receipt_without_certificate(data: CanonicalFrames, settings: ReconcileSettin
                      f"process {ctx.process}" if text(ctx.process) else "", f"site {ctx.site}"]
             why.append(f"the OSP-007 setting certificate_required is on for {', '.join(p for p in scope if p)}")
         summaries.append(
-            f"Receipt {row.receipt_id} (site {row.site}, {row.source_system}) of {_qty(row.qty)} on "
+            f"Receipt {row.receipt_id} (site {row.site}, {row.source_system}) of {_qty(row.qty)}"
+            f"{' ' + row.uom if text(row.uom) else ''} on "
             f"outside-processing {describe_po_line(row.po_number, row.line_number)}"
             f"{_for_op(ctx.wo_number, ctx.op_seq, ctx.process)} from supplier {text(ctx.supplier_id, 'unknown')} "
             f"on {text(row.receipt_date)} has no certificate of conformance; {' and '.join(why)}."
@@ -223,9 +211,9 @@ def receipt_without_certificate(data: CanonicalFrames, settings: ReconcileSettin
                          summary=summaries, evidence=evidence)
 
 
-def _op_records(data: CanonicalFrames, line_codes: pd.Series) -> dict[int, list[dict]]:
-    """Evidence records of the outside-processing operations each PO line (by ``_k_line``) pays for."""
-    osp = _osp_links(data)
+def _op_records(data: CanonicalFrames, osp: pd.DataFrame, line_codes: pd.Series) -> dict[int, list[dict]]:
+    """Evidence records of the outside-processing operations (``osp``: ``_osp_links``) each PO line
+    (by ``_k_line``) pays for."""
     osp = osp[codes_in(osp["_k_line"], line_codes)].drop_duplicates(["_k_line", "_k_op"])
     if osp.empty:
         return {}
@@ -263,22 +251,13 @@ def lot_or_serial_changed(data: CanonicalFrames, settings: ReconcileSettings) ->
     pairs = pd.DataFrame({"r": np.arange(len(receipt_rows)), "_k_line": receipts["_k_line"].to_numpy()[receipt_rows]})
     pairs = pairs.merge(osp[["_k_line", "_k_wo", "op_row"]].drop_duplicates(["_k_line", "op_row"]), on="_k_line")
     ops, wos = data["wo_operation"], data["work_order"]
-    wo_first = wos[known(wos["_k_wo"])].drop_duplicates("_k_wo")
-    wo_at = pd.Index(wo_first["_k_wo"]).get_indexer(pairs["_k_wo"])
-    has_wo = wo_at >= 0
-
-    def wo_value(column: str) -> pd.Series:
-        out = pd.Series(pd.NA, index=pairs.index, dtype=TEXT)
-        if has_wo.any():
-            out[has_wo] = wo_first[column].to_numpy()[wo_at[has_wo]]
-        return out
-
-    op_lot = pd.Series(ops["lot"].to_numpy()[pairs["op_row"].to_numpy()], index=pairs.index, dtype=TEXT)
-    sent = {"lot": op_lot.fillna(wo_value("lot")), "serial": wo_value("serial")}
+    wo_rows = data.at_first_row("work_order", "_k_wo", pairs["_k_wo"])
+    op_lot = _take(ops["lot"], pairs["op_row"].to_numpy())
+    sent = {"lot": op_lot.fillna(_take(wos["lot"], wo_rows)), "serial": _take(wos["serial"], wo_rows)}
     differs_any = np.zeros(len(receipt_rows), dtype=bool)
     what: dict[str, tuple[np.ndarray, pd.Series]] = {}
     for field in ("lot", "serial"):
-        back = pd.Series(receipts[field].to_numpy()[receipt_rows[pairs["r"].to_numpy()]], index=pairs.index, dtype=TEXT)
+        back = _take(receipts[field], receipt_rows[pairs["r"].to_numpy()])
         judged = sent[field].notna().to_numpy()
         same = (_normalized(back) == _normalized(sent[field])).fillna(False).to_numpy(dtype=bool)
         r = pairs["r"].to_numpy()
@@ -306,8 +285,8 @@ def lot_or_serial_changed(data: CanonicalFrames, settings: ReconcileSettings) ->
     op_records_of: dict[int, list[dict]] = {}
     for o, record in zip(pairs["o"].to_numpy(), op_records):
         op_records_of.setdefault(int(o), []).append(record)
-    first_wo_at = wo_at[first_pair.index.to_numpy()]
-    wo_rows = wo_first.take(first_wo_at[first_wo_at >= 0])
+    first_wo_rows = wo_rows[first_pair.index.to_numpy()]
+    wo_rows = wos.take(first_wo_rows[first_wo_rows >= 0])
     wo_records = {(r["site"], r["wo_number"]): r for r in records(wo_rows, "work_order", _WO_FIELDS)}
     line_rows = _first_line_rows(data, offending["_k_line"])
     line_records = records(_rows(data["po_line"], line_rows), "po_line", _LINE_FIELDS)
@@ -355,16 +334,16 @@ def invoiced_beyond_received(data: CanonicalFrames, settings: ReconcileSettings)
     number), about its first row.
     """
     totals = data.line_totals
-    invoiced_lines = totals[(totals["invoices"] > 0).to_numpy()]
-    if invoiced_lines.empty:
+    invoiced_lines = np.flatnonzero(totals["invoices"].to_numpy() > 0)
+    if not len(invoiced_lines):
         return _empty()
-    line_rows = _first_line_rows(data, invoiced_lines["_k_line"])
+    line_rows = _first_line_rows(data, totals["_k_line"].to_numpy()[invoiced_lines])
     lines = data["po_line"]
     own_received = lines["qty_received"].to_numpy(dtype="float64", na_value=np.nan)[line_rows]
-    received = invoiced_lines["received"].to_numpy()
-    invoiced = invoiced_lines["invoiced"].to_numpy()
+    received = totals["received"].to_numpy()[invoiced_lines]
+    invoiced = totals["invoiced"].to_numpy()[invoiced_lines]
     # invoices netting to nothing (an invoice and its credit note) bill nothing; unknown still bills
-    nothing = (invoiced_lines["receipts"].to_numpy() == 0) & ~(own_received > 0) & ~(invoiced <= 0)
+    nothing = (totals["receipts"].to_numpy()[invoiced_lines] == 0) & ~(own_received > 0) & ~(invoiced <= 0)
     # any positive tolerance only narrows this; NaN (unknown) compares False and stays unjudged
     above = ~nothing & (invoiced > received + _QTY_SLACK)
     candidates = np.flatnonzero(nothing | above)
@@ -373,7 +352,7 @@ def invoiced_beyond_received(data: CanonicalFrames, settings: ReconcileSettings)
     line_rows, nothing, above = line_rows[candidates], nothing[candidates], above[candidates]
     received, invoiced = received[candidates], invoiced[candidates]
     context = _line_context(data, line_rows)
-    service = flag(lines["is_service"]).to_numpy()[line_rows] & ~context["is_osp"].to_numpy()
+    service = flag(_take(lines["is_service"], line_rows)).to_numpy() & ~context["is_osp"].to_numpy()
     tolerance = settings.tolerance_for("OSP-009", "qty_tolerance_pct", context).to_numpy()
     beyond = above & (invoiced > received * (1.0 + tolerance / 100.0) + _QTY_SLACK)
     fires = (nothing & ~service) | beyond
@@ -476,8 +455,7 @@ def invoice_price_differs(data: CanonicalFrames, settings: ReconcileSettings) ->
     po_price = np.full(len(invoices), np.nan)
     po_price[matched] = lines["unit_price"].to_numpy(dtype="float64", na_value=np.nan)[line_rows[matched]]
     judged = matched & (po_price > 0)
-    po_currency = pd.Series(pd.NA, index=invoices.index, dtype=TEXT)
-    po_currency[judged] = lines["effective_currency"].to_numpy()[line_rows[judged]]
+    po_currency = _take(lines["effective_currency"], np.where(judged, line_rows, -1))
     invoice_currency = invoices["currency"].fillna(po_currency)
     rate = np.where(judged, 1.0, np.nan)
     other = judged & ~(invoice_currency == po_currency).fillna(False).to_numpy(dtype=bool)
@@ -530,8 +508,10 @@ def invoice_price_differs(data: CanonicalFrames, settings: ReconcileSettings) ->
             converted_note = (f" ({_money(amount[k] / qty[k])} {invoiced_in} at the {invoiced_in}->{currency} rate "
                               f"{rate[k]:.6g} of {text(row.invoice_date)})")
         direction = "above" if unit_price[k] > po_price[k] else "below"
+        # the minimum lot charge is named where it could have applied: a lot worth less than it
         minimum = (f"; the supplier's minimum lot charge of {_money(min_charge[i])} {currency} does not explain "
-                   f"an invoice of {_money(converted[k])} {currency}" if min_charge[i] > 0 else "")
+                   f"an invoice of {_money(converted[k])} {currency}"
+                   if 0 < abs(qty[k] * po_price[k]) < min_charge[i] else "")
         summaries.append(
             f"Invoice {row.invoice_number} line {row.invoice_line} (site {row.site}, {row.source_system}) bills "
             f"{describe_po_line(row.po_number, row.line_number)}{_for_op(ctx.wo_number, ctx.op_seq, ctx.process)} from "
