@@ -789,7 +789,7 @@ def generate_plant(scale: int = DEFAULT_SCALE, seed: int = DEFAULT_SEED) -> Plan
     rng = np.random.default_rng(seed)
     n_def = defect_count(scale)
     n_mnt = max(round(scale * 0.4), 7 * n_def + 6)
-    n_prod = max(scale - round(scale * 0.4), 32 * n_def + 8)
+    n_prod = max(scale - round(scale * 0.4), 32 * n_def + 24)
 
     suppliers = _suppliers(rng, scale)
     items = _items(rng, scale)
