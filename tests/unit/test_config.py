@@ -138,3 +138,19 @@ def test_tolerance_overrides_are_validated_with_the_rest(tmp_path):
     text = "\n".join(info.value.problems)
     assert "rules.overrides[1].site: 'WEST' is not a configured site" in text
     assert "override 1 (OSP-005: process heat_treat) has no tolerance 'grace_dayz'; valid: grace_days" in text
+
+
+def test_link_suggestion_weights_and_threshold_are_read_and_checked(tmp_path):
+    body = VALID.replace("tolerances: {OSP-005: {grace_days: 3}}",
+                         "tolerances: {LNK-006: {threshold: 0.7, weight_text: 0.5}}")
+    config = load_config(write_config(tmp_path, body))
+    settings = config.rules.reconcile_settings(as_of=config.rules.as_of, reporting_currency="USD")
+    assert settings.tolerance("LNK-006", "threshold") == 0.7 and settings.tolerance("LNK-006", "weight_text") == 0.5
+    assert settings.tolerance("LNK-006", "weight_dates") == 0.10  # the catalogue's default
+
+    bad = body.replace("threshold: 0.7", "threshold: 7").replace("weight_text: 0.5", "weight_text: -1")
+    with pytest.raises(ConfigError) as info:
+        load_config(write_config(tmp_path, bad))
+    text = "\n".join(info.value.problems)
+    assert "LNK-006 threshold must be above 0 and at most 1, not 7" in text
+    assert "LNK-006 weight_text must not be negative" in text
