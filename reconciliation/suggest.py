@@ -189,12 +189,24 @@ def _settings(settings: ReconcileSettings) -> dict[str, Any]:
 
 
 def _codes(*columns: pd.Series | np.ndarray) -> list[np.ndarray]:
-    """Integer codes of the values of several aligned-or-not columns from one shared dictionary (NA: -1)."""
-    lengths = [len(c) for c in columns]
-    joined = pd.concat([pd.Series(np.asarray(c, dtype=object)) for c in columns], ignore_index=True)
+    """Integer codes of the values of several columns from one shared dictionary (NA: -1).
+
+    Text columns are encoded on their Arrow data (no Python strings are made), numbers as they are.
+    """
+    series = [c.reset_index(drop=True) if isinstance(c, pd.Series) else pd.Series(c) for c in columns]
+    text = [isinstance(c.dtype, pd.StringDtype) or c.dtype == object for c in series]
+    if all(text):
+        series = [c if isinstance(c.dtype, pd.StringDtype) and c.dtype.storage == "pyarrow" else c.astype(TEXT)
+                  for c in series]
+    joined = pd.concat(series, ignore_index=True)
     codes, _ = pd.factorize(joined, use_na_sentinel=True)
-    bounds = np.cumsum([0, *lengths])
-    return [codes[a:b].astype(np.int64) for a, b in zip(bounds[:-1], bounds[1:])]
+    bounds = np.cumsum([0, *(len(c) for c in series)])
+    return [np.asarray(codes[a:b], dtype=np.int64) for a, b in zip(bounds[:-1], bounds[1:])]
+
+
+def _take(values: pd.Series, rows: np.ndarray, **to_numpy) -> np.ndarray:
+    """``values`` at the given positions as numpy, converting only those (not the whole column)."""
+    return values.take(rows).to_numpy(**to_numpy)
 
 
 def _pair_codes(a: np.ndarray, b: np.ndarray) -> np.ndarray:
@@ -276,7 +288,7 @@ def candidates(data: CanonicalFrames, settings: ReconcileSettings, lines: pd.Dat
     # block 2: site + supplier (+ process) against the expected supplier of outside-processing operations
     has_supplier = lines["line_supplier"].notna().to_numpy()
     if has_supplier.any() and len(osp_rows):
-        osp_ops = ops.take(osp_rows)
+        osp_ops = ops[["site", "expected_supplier", "process", "qty"]].take(osp_rows)
         site_l, site_o = _codes(lines["site"], osp_ops["site"])
         sup_l, sup_o = _codes(lines["line_supplier"], osp_ops["expected_supplier"])
         proc_l, proc_o = _codes(lines["process"], osp_ops["process"])
@@ -378,7 +390,7 @@ def _score(data: CanonicalFrames, settings: ReconcileSettings, lines: pd.DataFra
     if len(numbers):
         # only the pairs of lines with a number in their text can match one
         with_number = np.flatnonzero(np.isin(li, numbers["row"].to_numpy()))
-        wo_full, wo_core = number_keys(wos["wo_number"].to_numpy(dtype=object)[wi[with_number]])
+        wo_full, wo_core = number_keys(_take(wos["wo_number"], wi[with_number], dtype=object))
         cand = pd.DataFrame({"pair": with_number, "row": li[with_number], "core": wo_core,
                              "wo_full": pd.array(wo_full, dtype=object)})
         hit = cand.merge(numbers, on=["row", "core"])
@@ -390,8 +402,8 @@ def _score(data: CanonicalFrames, settings: ReconcileSettings, lines: pd.DataFra
 
     # supplier
     line_supplier = lines["line_supplier"].to_numpy(dtype=object, na_value=None)[li]
-    expected = np.where(has_op, ops["expected_supplier"].to_numpy(dtype=object, na_value=None)[oi_safe], None)
-    process = np.where(has_op, ops["process"].to_numpy(dtype=object, na_value=None)[oi_safe], None)
+    expected = np.where(has_op, _take(ops["expected_supplier"], oi_safe, dtype=object, na_value=None), None)
+    process = np.where(has_op, _take(ops["process"], oi_safe, dtype=object, na_value=None), None)
     same_supplier = (line_supplier == expected) & (line_supplier != None)  # noqa: E711 - element-wise
     approved = _approved(data, lines["site"].to_numpy(dtype=object)[li], line_supplier, process)
     f_supplier = np.where(same_supplier, 1.0, np.where(approved, SUPPLIER_APPROVED_ONLY, 0.0))
@@ -400,15 +412,15 @@ def _score(data: CanonicalFrames, settings: ReconcileSettings, lines: pd.DataFra
     line_process = lines["process"].to_numpy(dtype=object, na_value=None)[li]
     same_process = (line_process == process) & (line_process != None)  # noqa: E711
     line_item = lines["item_number"].to_numpy(dtype=object, na_value=None)[li]
-    wo_item = wos["item_number"].to_numpy(dtype=object, na_value=None)[wi]
+    wo_item = _take(wos["item_number"], wi, dtype=object, na_value=None)
     same_item = (line_item == wo_item) & (line_item != None)  # noqa: E711
     same_item |= _issued(data, pairs, lines)
     f_item = np.where(same_process | same_item, 1.0, 0.0)
 
     # quantity
     line_qty = lines["qty_ordered"].to_numpy(dtype="float64", na_value=np.nan)[li]
-    work_qty = np.where(has_op, ops["qty"].to_numpy(dtype="float64", na_value=np.nan)[oi_safe], np.nan)
-    work_qty = np.where(np.isnan(work_qty), wos["qty"].to_numpy(dtype="float64", na_value=np.nan)[wi], work_qty)
+    work_qty = np.where(has_op, _take(ops["qty"], oi_safe, dtype="float64", na_value=np.nan), np.nan)
+    work_qty = np.where(np.isnan(work_qty), _take(wos["qty"], wi, dtype="float64", na_value=np.nan), work_qty)
     with np.errstate(invalid="ignore", divide="ignore"):
         apart = np.abs(line_qty - work_qty) / np.maximum(np.abs(line_qty), np.abs(work_qty))
     apart = np.where(line_qty == work_qty, 0.0, apart)
@@ -434,8 +446,8 @@ def _score(data: CanonicalFrames, settings: ReconcileSettings, lines: pd.DataFra
     out = pairs.assign(**{f"f_{f}": factor[f] for f in FACTORS}, bought=bought, score=np.round(score, 4),
                        text_found=found)
     # best first; ties broken by the work order and operation numbers so runs agree
-    out = out.assign(_wo=wos["wo_number"].to_numpy(dtype=object)[wi],
-                     _op=np.where(has_op, ops["op_seq"].to_numpy(dtype=object, na_value="")[oi_safe], ""))
+    out = out.assign(_wo=_take(wos["wo_number"], wi, dtype=object),
+                     _op=np.where(has_op, _take(ops["op_seq"], oi_safe, dtype=object, na_value=""), ""))
     out = out.sort_values(["line", "score", "_wo", "_op"], ascending=[True, False, True, True], kind="stable")
     return out.drop(columns=["_wo", "_op"]).reset_index(drop=True)
 
