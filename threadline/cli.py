@@ -139,6 +139,10 @@ def _print_run(result, config_path: Path | None) -> None:
 
         console.print(_table("Exceptions per rule", ["rule", "severity", "count", "title"], [
             [r, CATALOGUE[r].severity, n, CATALOGUE[r].title] for r, n in result.findings_by_rule.items()]))
+    if result.links.get("suggested"):
+        console.print(f"link suggestions (LNK-006): {result.links['suggested']} suggested, {result.links['new']} new, "
+                      f"{result.links['withdrawn']} withdrawn; see `threadline links list --status suggested`",
+                      highlight=False)
     if result.costliest:
         console.print(_table("Costliest work orders (reporting currency)",
                              ["site", "wo", "kind", "actual", "estimate", "incomplete"],

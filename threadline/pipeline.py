@@ -118,6 +118,8 @@ class RunResult:
     findings_by_rule: dict[str, int] = field(default_factory=dict)
     exceptions: dict[str, int] = field(default_factory=dict)
     costliest: list[dict[str, Any]] = field(default_factory=list)
+    #: link suggestions this run published (threadline.links.publish_suggestions): suggested, new, withdrawn
+    links: dict[str, int] = field(default_factory=dict)
     reports: dict[str, str] = field(default_factory=dict)
     seconds: dict[str, float] = field(default_factory=dict)
     error: str | None = None
@@ -130,7 +132,7 @@ class RunResult:
                    "resumes")}
         totals["rows_deleted"] = sum(s.rows_deleted or 0 for s in self.streams)
         return {"run_id": self.run_id, "status": self.status, "totals": totals,
-                "findings_by_rule": self.findings_by_rule, "exceptions": self.exceptions,
+                "findings_by_rule": self.findings_by_rule, "exceptions": self.exceptions, "links": self.links,
                 "reports": self.reports, "seconds": self.seconds, "error": self.error}
 
 
@@ -484,8 +486,8 @@ def reconcile_and_publish(config: Config, warehouse: Warehouse, run_id: str,
     reporter.stage("publish")
     rules_run = {r for r in CATALOGUE if r not in settings.disabled}
     exception_counts = publish_exceptions(warehouse, result.findings, run_id=run_id, rules_run=rules_run)
-    if settings.enabled(SUGGESTION_RULE):
-        publish_suggestions(warehouse, result.suggestions, run_id=run_id)
+    link_counts = publish_suggestions(warehouse, result.suggestions, run_id=run_id) \
+        if settings.enabled(SUGGESTION_RULE) else {}
     publish_rollup(warehouse, result.rollup, result.cost_lines, run_id=run_id, as_of=as_of)
     published = warehouse.read_table(schema.exception)
     reports = write_gap_report(published, result.rollup, out_dir=config.reports_dir, run={
@@ -501,6 +503,7 @@ def reconcile_and_publish(config: Config, warehouse: Warehouse, run_id: str,
         if not result.findings.empty else {},
         "exceptions": exception_counts,
         "costliest": costliest,
+        "links": link_counts,
         "reports": {k: str(v) for k, v in reports.items()},
         "seconds": seconds,
     }
@@ -539,6 +542,7 @@ def run_pipeline(config: Config, *, sources: Iterable[str] | None = None, full: 
             run.findings_by_rule = published["findings_by_rule"]
             run.exceptions = published["exceptions"]
             run.costliest = published["costliest"]
+            run.links = published["links"]
             run.reports = published["reports"]
             run.seconds.update(published["seconds"])
             run.status = "succeeded"

@@ -83,8 +83,9 @@ def _warehouse(landscape):
 def test_confirm_reject_and_changed_evidence_through_the_cli(landscape, steward):
     truth = {(t["po_number"], t["line_number"]): t for t in json.loads(landscape.manifest_path.read_text())["link_truth"]
              if t["site"] == "NORTH"}
-    _run(steward)
+    first = _run(steward)
     suggested = _links(steward, "--status", "suggested")
+    assert first["links"]["suggested"] == first["links"]["new"] == len(suggested)
     right = [s for s in suggested.values() if truth.get((s["po_number"], s["line_number"]), {}).get("wo_number")
              == s["wo_number"]]
     assert len(right) >= 2, suggested
