@@ -74,7 +74,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from reconciliation.exceptions import SUBJECT_COLUMNS, subject_frame
-from reconciliation.frames import TEXT, CanonicalFrames, flag, records, text, to_json
+from reconciliation.frames import NO_KEY, TEXT, CanonicalFrames, flag, records, text, to_json
 
 if TYPE_CHECKING:
     from reconciliation.engine import ReconcileSettings
@@ -155,16 +155,17 @@ def number_keys(values: pd.Series | np.ndarray) -> tuple[list[str | None], np.nd
 
 
 def numbers_in_text(descriptions: pd.Series) -> pd.DataFrame:
-    """Every WO-like number in each description: columns ``row`` (position), ``found``, ``full``, ``core``."""
-    rows, found = [], []
+    """Every WO-like number in each description: columns ``row`` (position), ``found`` (the text as
+    written), ``full`` and ``core`` (normalised as ``number_keys`` does). For the few unlinked lines only."""
+    rows, found, digits = [], [], []
     for row, description in enumerate(descriptions.astype(object)):
         if description is None or description is pd.NA:
             continue
         for match in _WO_NUMBER_IN_TEXT.finditer(str(description)):
             rows.append(row)
             found.append(match.group(0).strip())
-    numbers = [m for d in found for m in [_WO_NUMBER_IN_TEXT.match(d) or _WO_NUMBER_IN_TEXT.search(d)]]
-    full, core = number_keys([m.group(1) if m else None for m in numbers])
+            digits.append(match.group(1))
+    full, core = number_keys(digits)
     out = pd.DataFrame({"row": np.asarray(rows, dtype=np.int64), "found": pd.array(found, dtype=object),
                         "full": pd.array(full, dtype=object), "core": core})
     return out[out["core"] >= 0].drop_duplicates(["row", "full"]).reset_index(drop=True)
@@ -241,14 +242,14 @@ def unlinked_wo_driven_lines(data: CanonicalFrames, settings: ReconcileSettings)
         looks[undecided[by_text]] = True
     rows = np.flatnonzero(looks)
     chosen = lines.take(rows).reset_index(drop=True)
-    headers = data["purchase_order"]
     supplier = chosen["supplier_id"]
-    if supplier.isna().any() and len(headers):
-        at = pd.Index(headers["_k_po"]).get_indexer(chosen["_k_po"]) if headers["_k_po"].is_unique else \
-            pd.Index(headers.drop_duplicates("_k_po")["_k_po"]).get_indexer(chosen["_k_po"])
-        first = headers.drop_duplicates("_k_po")
-        from_header = pd.Series(np.where(at >= 0, first["supplier_id"].to_numpy(dtype=object)[np.maximum(at, 0)], None),
-                                dtype=TEXT)
+    if supplier.isna().any():
+        # a line without its own supplier is bought from its PO's
+        headers = data["purchase_order"]
+        at = _first_positions(headers["_k_po"], chosen["_k_po"].to_numpy())
+        found = at >= 0
+        from_header = pd.Series(pd.NA, index=chosen.index, dtype=TEXT)
+        from_header[found] = headers["supplier_id"].take(at[found]).to_numpy()
         supplier = supplier.fillna(from_header)
     return chosen.assign(line_row=rows, line_supplier=supplier,
                          line_date=chosen["need_by_date"].fillna(chosen["header_order_date"]))
@@ -326,8 +327,7 @@ def candidates(data: CanonicalFrames, settings: ReconcileSettings, lines: pd.Dat
             issue_day = issues["issue_date"].to_numpy()[issued["issue_row"].to_numpy()]
             apart = np.abs((line_day - issue_day) / np.timedelta64(1, "D"))
             issued = issued[(apart <= 3 * window)]
-            wo_at = pd.Index(wos["_k_wo"]).get_indexer(issues["_k_wo"].to_numpy()[issued["issue_row"].to_numpy()]) \
-                if wos["_k_wo"].is_unique else _first_positions(wos["_k_wo"], issues["_k_wo"].to_numpy()[issued["issue_row"].to_numpy()])
+            wo_at = _first_positions(wos["_k_wo"], issues["_k_wo"].to_numpy()[issued["issue_row"].to_numpy()])
             issued = issued.assign(wo_row=wo_at)[wo_at >= 0]
         parts.append(pd.concat([by_wo[["line", "wo_row"]], issued[["line", "wo_row"]]]).assign(op_row=-1))
 
@@ -339,12 +339,14 @@ def candidates(data: CanonicalFrames, settings: ReconcileSettings, lines: pd.Dat
     return _score(data, settings, lines, pairs, numbers, tol)
 
 
-def _first_positions(index_values: pd.Series, wanted: np.ndarray) -> np.ndarray:
-    """Position of the first row with each wanted code (-1 when absent)."""
-    first = pd.Series(np.arange(len(index_values)), index=index_values.to_numpy())
+def _first_positions(codes: pd.Series, wanted: np.ndarray) -> np.ndarray:
+    """Position in ``codes`` of the first row with each wanted key code (-1 when absent or ``NO_KEY``)."""
+    values = codes.to_numpy()
+    keep = np.flatnonzero(values != NO_KEY)
+    first = pd.Series(keep, index=values[keep])
     first = first[~first.index.duplicated()]
-    return pd.Index(first.index).get_indexer(wanted).astype(np.int64).clip(-1) if len(first) else \
-        np.full(len(wanted), -1, dtype=np.int64)
+    at = pd.Index(first.index).get_indexer(np.asarray(wanted))
+    return np.where(at >= 0, first.to_numpy()[np.maximum(at, 0)] if len(first) else -1, -1).astype(np.int64)
 
 
 def _expand_to_operations(pairs: pd.DataFrame, wos: pd.DataFrame, ops: pd.DataFrame,
@@ -355,7 +357,7 @@ def _expand_to_operations(pairs: pd.DataFrame, wos: pd.DataFrame, ops: pd.DataFr
     op_level = pairs[pairs["op_row"] >= 0]
     if len(op_level):
         op_wo_codes = ops["_k_wo"].to_numpy()[op_level["op_row"].to_numpy()]
-        at = pd.Index(wo_index).get_indexer(op_wo_codes) if wo_index.is_unique else _first_positions(wo_index, op_wo_codes)
+        at = _first_positions(wo_index, op_wo_codes)
         op_level = op_level.assign(wo_row=at)[at >= 0]
     wo_level = pairs[pairs["op_row"] < 0].drop(columns="op_row").drop_duplicates()
     if len(wo_level):
@@ -471,25 +473,30 @@ def _work_day(wos, ops, wi, oi_safe, has_op) -> np.ndarray:
 
 
 def _approved(data: CanonicalFrames, site: np.ndarray, supplier: np.ndarray, process: np.ndarray) -> np.ndarray:
-    """Whether each supplier is approved for each process (the supplier master of the site, or of no site)."""
+    """Whether each supplier is approved for each process (by the supplier master of the site, or of no site)."""
     suppliers = data["supplier"]
-    out = np.zeros(len(site), dtype=bool)
     if suppliers.empty or not len(site):
-        return out
-    approved = suppliers[suppliers["approved_processes"].notna()]
-    pairs = set()
-    for sid, s_site, procs in zip(approved["supplier_id"].astype(object), approved["site"].astype(object),
-                                  approved["approved_processes"].astype(object)):
-        for proc in str(procs).split(","):
-            proc = proc.strip().lower()
-            if proc:
-                pairs.add((None if s_site is pd.NA else s_site, sid, proc))
-    if not pairs:
-        return out
-    for i, (s, sup, proc) in enumerate(zip(site, supplier, process)):
-        if sup is not None and proc is not None:
-            out[i] = (s, sup, proc) in pairs or (None, sup, proc) in pairs
-    return out
+        return np.zeros(len(site), dtype=bool)
+    approved = suppliers.loc[suppliers["approved_processes"].notna(), ["site", "supplier_id", "approved_processes"]]
+    # one row per supplier, site and approved process ("heat_treat,plating" is two)
+    approved = approved.assign(process=approved["approved_processes"].astype(object).str.lower().str.split(","))
+    approved = approved.explode("process").drop(columns="approved_processes")
+    approved["process"] = approved["process"].str.strip()
+    approved["site"] = approved["site"].astype(object).where(approved["site"].notna(), "*")
+    asked = pd.DataFrame({"site": site, "supplier_id": supplier, "process": process})
+    # a supplier master without a site approves at every site
+    anywhere = asked.assign(site="*")
+    left, right = _row_codes(pd.concat([asked, anywhere], ignore_index=True), approved)
+    hit = pd.Series(left).isin(right[right >= 0]).to_numpy() & (left >= 0)
+    return hit[:len(asked)] | hit[len(asked):]
+
+
+def _row_codes(left: pd.DataFrame, right: pd.DataFrame) -> tuple[np.ndarray, np.ndarray]:
+    """One integer per distinct row of the same columns in two frames (-1 where a part is NA)."""
+    both = pd.concat([left.astype(object), right[list(left.columns)].astype(object)], ignore_index=True)
+    codes = both.groupby(list(left.columns), sort=False, dropna=False).ngroup().to_numpy(dtype=np.int64)
+    codes = np.where(both.isna().any(axis=1).to_numpy(), -1, codes)
+    return codes[:len(left)], codes[len(left):]
 
 
 def _issued(data: CanonicalFrames, pairs: pd.DataFrame, lines: pd.DataFrame) -> np.ndarray:

@@ -90,3 +90,17 @@ def test_the_threshold_decides_what_is_suggested():
     assert set(_suggested(tables, threshold=0.9)["po_number"]) == {"5001"}
     # 5010's only candidate was rejected whatever the evidence: no threshold brings it back
     assert set(_suggested(tables, threshold=0.2)["po_number"]) == {"5001", "5003", "5011"}
+
+
+def test_a_supplier_is_approved_by_its_own_site_or_by_a_master_without_a_site():
+    from reconciliation.frames import CanonicalFrames
+    from reconciliation.suggest import _approved
+
+    data = CanonicalFrames(build_frames({"supplier": [
+        {"source_key": "S1", "supplier_id": "S1", "site": "NORTH", "approved_processes": "heat_treat, NDT"},
+        {"source_key": "S2", "supplier_id": "S2", "approved_processes": "plating"},
+    ]}))
+    asked = [("NORTH", "S1", "ndt"), ("SOUTH", "S1", "ndt"), ("SOUTH", "S2", "plating"), ("NORTH", "S2", "ndt"),
+             ("NORTH", None, "ndt"), ("NORTH", "S1", None)]
+    site, supplier, process = (pd.Series(c, dtype=object).to_numpy() for c in zip(*asked))
+    assert list(_approved(data, site, supplier, process)) == [True, False, True, False, False, False]

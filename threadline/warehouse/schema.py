@@ -218,7 +218,7 @@ link_event = Table(
     Column("link_id", String(24), nullable=False, index=True),
     Column("at", DateTime, nullable=False),
     Column("actor", String(128), nullable=False),
-    # suggested, withdrawn (a run); confirmed, rejected (a steward)
+    # suggested, withdrawn (a run); confirm, reject (a steward)
     Column("action", String(16), nullable=False),
     Column("from_status", String(16)),
     Column("to_status", String(16)),
