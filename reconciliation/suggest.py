@@ -276,14 +276,13 @@ def candidates(data: CanonicalFrames, settings: ReconcileSettings, lines: pd.Dat
     numbers = numbers_in_text(lines["description"])
     parts = []
     if len(numbers):
-        site_l, site_w = _codes(lines["site"].to_numpy()[numbers["row"].to_numpy()], wos["site"])
-        key_l = _pair_codes(site_l, numbers["core"].to_numpy())
-        wanted = np.unique(numbers["core"].to_numpy())
         wo_core = _last_group(wos["wo_number"])
-        maybe = np.flatnonzero(pd.Series(wo_core).isin(wanted).to_numpy())
-        key_w = _pair_codes(site_w[maybe], wo_core[maybe])
-        hits = pd.DataFrame({"key": key_l, "line": numbers["row"].to_numpy()}).merge(
-            pd.DataFrame({"key": key_w, "wo_row": maybe}), on="key")
+        maybe = np.flatnonzero(pd.Series(wo_core).isin(numbers["core"].to_numpy()).to_numpy())
+        site_l, site_w = _codes(lines["site"].take(numbers["row"].to_numpy()), wos["site"].take(maybe))
+        # two integer columns: a core may use all 18 digits, too many to pack beside the site
+        hits = pd.DataFrame({"site": site_l, "core": numbers["core"].to_numpy(), "line": numbers["row"].to_numpy()})
+        hits = hits[site_l >= 0].merge(pd.DataFrame({"site": site_w, "core": wo_core[maybe], "wo_row": maybe}),
+                                       on=["site", "core"])
         parts.append(hits[["line", "wo_row"]].assign(op_row=-1))
 
     # block 2: site + supplier (+ process) against the expected supplier of outside-processing operations
