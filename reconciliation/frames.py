@@ -544,6 +544,20 @@ class CanonicalFrames:
         links = links[known(links["_k_op"]) & (links["via"] != "work_order").to_numpy()]
         return links.drop_duplicates(["_k_op", "po_row"]).reset_index(drop=True)
 
+    @cached_property
+    def osp_codes(self) -> np.ndarray:
+        """The ``_k_op`` codes of outside-processing operations (an operation any source flags as such)."""
+        ops = self["wo_operation"]
+        return np.unique(ops["_k_op"].to_numpy()[flag(ops["is_outside_processing"]).to_numpy() & known(ops["_k_op"])])
+
+    @cached_property
+    def osp_links(self) -> pd.DataFrame:
+        """``op_links`` whose operation is outside processing, with the operation's first row in
+        ``self["wo_operation"]`` as ``op_row``: the PO lines that pay outside processors."""
+        links = self.op_links
+        links = links[codes_in(links["_k_op"], self.osp_codes)]
+        return links.assign(op_row=self.at_first_row("wo_operation", "_k_op", links["_k_op"])).reset_index(drop=True)
+
     def first_rows(self, entity_name: str, code: str) -> pd.Series:
         """Position of the first row of each known key code of an entity, indexed by the code.
 

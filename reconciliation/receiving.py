@@ -26,7 +26,6 @@ from reconciliation.frames import (
     codes_in,
     describe_po_line,
     flag,
-    known,
     records,
     text,
     to_json,
@@ -62,20 +61,6 @@ def _first_line_rows(data: CanonicalFrames, codes: pd.Series | np.ndarray) -> np
     return data.at_first_row("po_line", "_k_line", codes)
 
 
-def _osp_codes(data: CanonicalFrames) -> np.ndarray:
-    """The ``_k_op`` codes of outside-processing operations (from any source)."""
-    ops = data["wo_operation"]
-    return ops["_k_op"].to_numpy()[flag(ops["is_outside_processing"]).to_numpy()]
-
-
-def _osp_links(data: CanonicalFrames) -> pd.DataFrame:
-    """Operation-level links whose operation is outside processing, with the operation's row in
-    ``data["wo_operation"]`` (``op_row``, the first row of that site/WO/op)."""
-    links = data.op_links
-    links = links[codes_in(links["_k_op"], _osp_codes(data))]
-    return links.assign(op_row=data.at_first_row("wo_operation", "_k_op", links["_k_op"])).reset_index(drop=True)
-
-
 def _take(values: pd.Series, rows: np.ndarray) -> pd.Series:
     """``values`` at positions ``rows`` (NA where -1), without converting the whole column."""
     rows = np.asarray(rows, dtype=np.int64)
@@ -97,7 +82,7 @@ def _line_context(data: CanonicalFrames, line_rows: np.ndarray) -> pd.DataFrame:
     links = data.op_links
     links = links[codes_in(links["_k_line"], lines["_k_line"])]
     # an outside-processing operation before any other, so the line names its outside work
-    links = links.assign(_osp=pd.array(codes_in(links["_k_op"], _osp_codes(data)), dtype="boolean"))
+    links = links.assign(_osp=pd.array(codes_in(links["_k_op"], data.osp_codes), dtype="boolean"))
     links = links.sort_values("_osp", ascending=False, kind="stable")
     links = links.drop_duplicates("_k_line").reset_index(drop=True)
     op_process = _take(data["wo_operation"]["process"], data.at_first_row("wo_operation", "_k_op", links["_k_op"]))
@@ -151,7 +136,7 @@ def receipt_without_certificate(data: CanonicalFrames, settings: ReconcileSettin
     certificate, a site whose ERP keeps no such flag); it cannot lift the supplier master's.
     """
     receipts = data["receipt"]
-    osp = _osp_links(data)
+    osp = data.osp_links
     candidates = (codes_in(receipts["_k_line"], osp["_k_line"]) & (receipts["qty"] > 0).fillna(False).to_numpy()
                   & receipts["certificate_ref"].isna().to_numpy())
     if not candidates.any():
@@ -182,11 +167,11 @@ def receipt_without_certificate(data: CanonicalFrames, settings: ReconcileSettin
     for record in records(suppliers[suppliers["supplier_id"].isin(wanted)], "supplier", _SUPPLIER_FIELDS):
         supplier_records.setdefault(record["supplier_id"], []).append(record)
     op_records = _op_records(data, osp, lines["_k_line"])
+    line_codes = lines["_k_line"].to_numpy()
 
     summaries, evidence = [], []
     own = records(offending, "receipt", _RECEIPT_FIELDS)
-    for i, (record, row) in enumerate(zip(own, offending.itertuples(index=False))):
-        ctx = context.iloc[i]
+    for i, (record, row, ctx) in enumerate(zip(own, offending.itertuples(index=False), context.itertuples(index=False))):
         why = []
         if by_master[i]:
             why.append(f"supplier {ctx.supplier_id}'s master record requires a certificate")
@@ -202,7 +187,7 @@ def receipt_without_certificate(data: CanonicalFrames, settings: ReconcileSettin
             f"on {text(row.receipt_date)} has no certificate of conformance; {' and '.join(why)}."
         )
         evidence.append(to_json({
-            "records": [record, line_records[i], *op_records.get(int(lines["_k_line"].iat[i]), []),
+            "records": [record, line_records[i], *op_records.get(int(line_codes[i]), []),
                         *supplier_records.get(ctx.supplier_id, [])[:2]],
             "required_by": [w for w, on in (("supplier_master", by_master[i]), ("tolerance", by_config[i])) if on],
         }))
@@ -212,7 +197,7 @@ def receipt_without_certificate(data: CanonicalFrames, settings: ReconcileSettin
 
 
 def _op_records(data: CanonicalFrames, osp: pd.DataFrame, line_codes: pd.Series) -> dict[int, list[dict]]:
-    """Evidence records of the outside-processing operations (``osp``: ``_osp_links``) each PO line
+    """Evidence records of the outside-processing operations (``osp``: ``CanonicalFrames.osp_links``) each PO line
     (by ``_k_line``) pays for."""
     osp = osp[codes_in(osp["_k_line"], line_codes)].drop_duplicates(["_k_line", "_k_op"])
     if osp.empty:
@@ -243,7 +228,7 @@ def lot_or_serial_changed(data: CanonicalFrames, settings: ReconcileSettings) ->
     line paying for several operations is judged against each: the receipt must match one of them.
     """
     receipts = data["receipt"]
-    osp = _osp_links(data)
+    osp = data.osp_links
     mine = codes_in(receipts["_k_line"], osp["_k_line"]) & (receipts["qty"] > 0).fillna(False).to_numpy()
     if not mine.any():
         return _empty()
@@ -293,8 +278,7 @@ def lot_or_serial_changed(data: CanonicalFrames, settings: ReconcileSettings) ->
 
     summaries, evidence = [], []
     own = records(offending, "receipt", _RECEIPT_FIELDS)
-    for i, (record, row) in enumerate(zip(own, offending.itertuples(index=False))):
-        op = first_ops.iloc[i]
+    for i, (record, row, op) in enumerate(zip(own, offending.itertuples(index=False), first_ops.itertuples(index=False))):
         gaps = []
         for field in ("lot", "serial"):
             if not flags[field][i]:
@@ -372,8 +356,8 @@ def invoiced_beyond_received(data: CanonicalFrames, settings: ReconcileSettings)
 
     summaries, evidence = [], []
     own = records(offending, "po_line", _LINE_FIELDS)
-    for i, (record, code, row) in enumerate(zip(own, codes.to_numpy(), offending.itertuples(index=False))):
-        ctx = context.iloc[i]
+    for i, (record, code, row, ctx) in enumerate(zip(own, codes.to_numpy(), offending.itertuples(index=False),
+                                                     context.itertuples(index=False))):
         code = int(code)
         bills = invoice_records.get(code, [])
         named = ", ".join(f"{r['invoice_number']}/{r['invoice_line']} ({r['source_system']})" for r in bills[:5])
@@ -498,9 +482,8 @@ def invoice_price_differs(data: CanonicalFrames, settings: ReconcileSettings) ->
 
     summaries, evidence = [], []
     own = records(offending, "invoice_line", _INVOICE_FIELDS)
-    for i, (record, row) in enumerate(zip(own, offending.itertuples(index=False))):
+    for i, (record, row, ctx) in enumerate(zip(own, offending.itertuples(index=False), context.itertuples(index=False))):
         k = positions[i]
-        ctx = context.iloc[i]
         currency = text(po_currency[i])
         invoiced_in = text(row.currency, currency)
         converted_note = ""
