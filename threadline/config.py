@@ -84,6 +84,10 @@ class RulesConfig(_Strict):
             overrides=tuple(ToleranceOverride(**o.model_dump()) for o in self.overrides))
 
 
+#: the source system of threadline's own wo_po_link rows (reconciliation.suggest.SUGGESTER)
+RESERVED_SOURCE = "threadline"
+
+
 class SourceConfig(_Strict):
     """One legacy system and how to reach it."""
 
@@ -108,6 +112,9 @@ class SourceConfig(_Strict):
     def _name_is_identifier(cls, value: str) -> str:
         if not _NAME.match(value):
             raise ValueError("must be lower_snake_case (a-z, 0-9, _), starting with a letter")
+        if value == RESERVED_SOURCE:
+            raise ValueError(f"{RESERVED_SOURCE!r} is reserved: it is the source system of the links threadline "
+                             f"suggests and stewards decide (wo_po_link); name the source after its system")
         return value
 
 

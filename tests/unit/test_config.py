@@ -154,3 +154,13 @@ def test_link_suggestion_weights_and_threshold_are_read_and_checked(tmp_path):
     text = "\n".join(info.value.problems)
     assert "LNK-006 threshold must be above 0 and at most 1, not 7" in text
     assert "LNK-006 weight_text must not be negative" in text
+
+
+def test_the_source_name_of_suggested_links_is_reserved(tmp_path):
+    from reconciliation.suggest import SUGGESTER
+    from threadline.config import RESERVED_SOURCE
+
+    assert RESERVED_SOURCE == SUGGESTER
+    with pytest.raises(ConfigError) as info:
+        load_config(write_config(tmp_path, VALID.replace("name: jde", "name: threadline")))
+    assert "'threadline' is reserved" in "\n".join(info.value.problems)
