@@ -37,8 +37,9 @@ itself when it has none), so a suggestion names the operation where one can be t
   (digit groups, zero padding removed), 0.8 when only the last digit group matches, else 0;
 - ``supplier``: 1 when the line's supplier is the operation's expected supplier, 0.5 when the
   supplier is approved for the operation's process (``supplier.approved_processes``), else 0;
-- ``item``: 1 when the line's process is the operation's process, or the line's item is the work
-  order's item or was issued to it, else 0;
+- ``item``: 1 when the line's service type is the operation's process (the line's ``process``, else
+  the first process its description names: "Heat treat 45 pcs", "Gauge calibration"), or the line's
+  item is the work order's item or was issued to it, else 0;
 - ``qty``: 1 when the line's ordered quantity is within ``qty_tolerance_pct`` of the operation's
   (else the work order's) quantity, falling linearly to 0 at 50% apart;
 - ``dates``: 1 when the line's need-by date (else its PO's order date) is within
@@ -251,8 +252,24 @@ def unlinked_wo_driven_lines(data: CanonicalFrames, settings: ReconcileSettings)
         from_header = pd.Series(pd.NA, index=chosen.index, dtype=TEXT)
         from_header[found] = headers["supplier_id"].take(at[found]).to_numpy()
         supplier = supplier.fillna(from_header)
-    return chosen.assign(line_row=rows, line_supplier=supplier,
+    return chosen.assign(line_row=rows, line_supplier=supplier, service_type=service_type(chosen),
                          line_date=chosen["need_by_date"].fillna(chosen["header_order_date"]))
+
+
+#: the processes a description may name as its service type, in the order they are tried
+_SERVICE_WORDS = {process: re.compile(r"\b" + process.replace("_", r"[\s_-]?") + r"(?:ing)?\b", re.IGNORECASE)
+                  for process in ("heat_treat", "plating", "coating", "ndt", "calibration", "repair", "grinding",
+                                  "machining", "inspection", "service")}
+
+
+def service_type(lines: pd.DataFrame) -> pd.Series:
+    """The kind of work each line buys: its ``process``, else the first process its description names
+    ("Heat treat 45 pcs", "Gauge calibration"). For the few unlinked lines only."""
+    named = []
+    for description in lines["description"].astype(object):
+        text_ = "" if description is None or description is pd.NA else str(description)
+        named.append(next((p for p, word in _SERVICE_WORDS.items() if word.search(text_)), None))
+    return lines["process"].fillna(pd.Series(named, index=lines.index, dtype=TEXT))
 
 
 def candidates(data: CanonicalFrames, settings: ReconcileSettings, lines: pd.DataFrame) -> pd.DataFrame:
@@ -410,7 +427,7 @@ def _score(data: CanonicalFrames, settings: ReconcileSettings, lines: pd.DataFra
     f_supplier = np.where(same_supplier, 1.0, np.where(approved, SUPPLIER_APPROVED_ONLY, 0.0))
 
     # item or service
-    line_process = lines["process"].to_numpy(dtype=object, na_value=None)[li]
+    line_process = lines["service_type"].to_numpy(dtype=object, na_value=None)[li]
     same_process = (line_process == process) & (line_process != None)  # noqa: E711
     line_item = lines["item_number"].to_numpy(dtype=object, na_value=None)[li]
     wo_item = _take(wos["item_number"], wi, dtype=object, na_value=None)
@@ -542,7 +559,7 @@ def _factor_evidence(row, line, wo, op) -> dict[str, dict[str, Any]]:
         "text": {"found": row.text_found if isinstance(row.text_found, str) else None, "wo_number": wo["wo_number"], "score": row.f_text},
         "supplier": {"line": line["line_supplier"], "expected": op_get("expected_supplier"),
                      "process": op_get("process"), "score": row.f_supplier},
-        "item": {"line_item": line["item_number"], "line_process": line["process"], "wo_item": wo.get("item_number"),
+        "item": {"line_item": line["item_number"], "line_service": line["service_type"], "wo_item": wo.get("item_number"),
                  "op_process": op_get("process"), "score": row.f_item},
         "qty": {"line": line["qty_ordered"], "work": op_get("qty") if op_get("qty") is not None else wo.get("qty"),
                 "score": round(float(row.f_qty), 4)},
@@ -599,10 +616,10 @@ def suggest_links(data: CanonicalFrames, settings: ReconcileSettings) -> tuple[p
     wo_rec = dict(zip(np.unique(shown["wo_row"]), _plain(wos, np.unique(shown["wo_row"]), _WO_FIELDS)))
     op_rows = np.unique(shown.loc[shown["op_row"] >= 0, "op_row"])
     op_rec = dict(zip(op_rows, _plain(ops, op_rows, _OP_FIELDS)))
-    line_fields = (*_LINE_FIELDS, "line_supplier", "line_date")
+    line_fields = (*_LINE_FIELDS, "line_supplier", "line_date", "service_type")
     line_rec = [{**r, "entity": "po_line"} for r in records(lines, "po_line", line_fields)]
     for rec in line_rec:
-        rec.pop("line_supplier"), rec.pop("line_date")
+        rec.pop("line_supplier"), rec.pop("line_date"), rec.pop("service_type")
     plain_lines = [dict(zip(line_fields, values)) for values in
                    zip(*(_plain_column(lines[f]) for f in line_fields))]
 

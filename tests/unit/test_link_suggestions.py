@@ -104,3 +104,13 @@ def test_a_supplier_is_approved_by_its_own_site_or_by_a_master_without_a_site():
              ("NORTH", None, "ndt"), ("NORTH", "S1", None)]
     site, supplier, process = (pd.Series(c, dtype=object).to_numpy() for c in zip(*asked))
     assert list(_approved(data, site, supplier, process)) == [True, False, True, False, False, False]
+
+
+def test_the_service_type_is_the_process_else_the_one_the_description_names():
+    from reconciliation.suggest import service_type
+
+    lines = pd.DataFrame({"process": pd.Series(["plating", None, None, None, None], dtype="string[pyarrow]"),
+                          "description": pd.Series(["Heat treat", "Heat-treat 45 pcs", "Gauge calibration",
+                                                    "NDT of welds", "Bearings"], dtype="string[pyarrow]")})
+    assert list(service_type(lines).astype(object).where(lambda s: s.notna(), None)) == [
+        "plating", "heat_treat", "calibration", "ndt", None]
