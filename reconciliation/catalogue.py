@@ -101,11 +101,51 @@ CATALOGUE: dict[str, Rule] = {
             "wo_operation",
         ),
         Rule(
+            "OSP-002", "error", "Outside-processing PO line to a supplier not approved for the process",
+            "A purchase order line for an outside-processing operation goes to a supplier whose master "
+            "record (of the line's site) does not list the operation's process among its approved "
+            "processes: the parts are heat treated, plated or tested by a processor nobody qualified for "
+            "it. A supplier no supplier master knows, or a line naming no supplier at all, is reported "
+            "too. The supplier is the line's, else its PO header's; the process is the operation's, else "
+            "the line's.",
+            "po_line",
+        ),
+        Rule(
+            "OSP-003", "error", "Outside-processing operation done before its parts came back",
+            "An outside-processing operation is completed or closed (by its finish date), or a later "
+            "operation of the same work order has started (by its start date), before the first receipt "
+            "on the operation's PO lines, plus a grace period: the parts cannot have been back from the "
+            "processor yet. Either the receipt is booked late, or the work went on without the parts. An "
+            "operation done while nothing has been received is reported too.",
+            "wo_operation",
+            {"grace_days": 0},
+        ),
+        Rule(
+            "OSP-004", "warning", "Outside-processing parts received but the operation not completed",
+            "The parts of an outside-processing operation came back (the first receipt on one of its PO "
+            "lines) more than the allowed number of days ago, and the operation is still not completed "
+            "or closed: work in progress stands still, or the operation was never reported.",
+            "wo_operation",
+            {"days": 5},
+        ),
+        Rule(
             "OSP-005", "warning", "Outside-processing PO line past its need-by date without receipt",
             "A purchase order line for an outside-processing operation is past its need-by date (plus a "
             "grace period) and nothing has been received against it: the parts are still at the supplier.",
             "po_line",
             {"grace_days": 0},
+        ),
+        Rule(
+            "OSP-006", "warning", "Received quantity differs from the operation quantity",
+            "The quantity received on a purchase order line for an outside-processing operation (all its "
+            "receipts added up, converted to the unit the operation counts in with the item's unit "
+            "conversion, e.g. a heat treater paid per kg for parts counted in pieces) differs from the "
+            "operation's quantity by more than the tolerance (a percentage of the operation quantity or "
+            "an absolute quantity, whichever is larger). More is reported at once, less once nothing "
+            "more is expected (line received or closed, or operation completed). A quantity that cannot "
+            "be converted, or an operation without a quantity, is reported as not comparable.",
+            "po_line",
+            {"qty_tolerance_pct": 0.0, "qty_tolerance_abs": 0.0},
         ),
         Rule(
             "OSP-007", "error", "Outside-processing receipt without a certificate of conformance",
