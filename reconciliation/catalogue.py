@@ -113,7 +113,8 @@ CATALOGUE: dict[str, Rule] = {
         Rule(
             "OSP-003", "error", "Outside-processing operation done before its parts came back",
             "An outside-processing operation is completed or closed (by its finish date), or a later "
-            "operation of the same work order has started (by its start date), before the first receipt "
+            "operation of the same production work order has started (by its start date; the tasks of "
+            "maintenance work are worked side by side), before the first receipt "
             "on the operation's PO lines, plus a grace period: the parts cannot have been back from the "
             "processor yet. Either the receipt is booked late, or the work went on without the parts. An "
             "operation done while nothing has been received is reported too.",
@@ -142,8 +143,9 @@ CATALOGUE: dict[str, Rule] = {
             "conversion, e.g. a heat treater paid per kg for parts counted in pieces) differs from the "
             "operation's quantity by more than the tolerance (a percentage of the operation quantity or "
             "an absolute quantity, whichever is larger). More is reported at once, less once nothing "
-            "more is expected (line received or closed, or operation completed). A quantity that cannot "
-            "be converted, or an operation without a quantity, is reported as not comparable.",
+            "more is expected (line received or closed, or operation completed). The operation's "
+            "quantity is its own, else its work order's. A received quantity that cannot be converted "
+            "is reported as not comparable, never passed.",
             "po_line",
             {"qty_tolerance_pct": 0.0, "qty_tolerance_abs": 0.0},
         ),

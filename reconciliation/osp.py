@@ -415,13 +415,20 @@ def _later_started(data: CanonicalFrames, op_rows: np.ndarray) -> np.ndarray:
     return out
 
 
+def _of_maintenance_work(data: CanonicalFrames, op_rows: np.ndarray) -> np.ndarray:
+    """Whether each operation row belongs to a work order that a source holds as maintenance work."""
+    wos = data["work_order"]
+    maintenance = wos[(wos["kind"] == "maintenance").to_numpy(dtype=bool, na_value=False)]
+    return codes_in(data["wo_operation"]["_k_wo"].to_numpy()[op_rows], maintenance["_k_wo"])
+
+
 def osp_operation_done_before_receipt(data: CanonicalFrames, settings: ReconcileSettings) -> pd.DataFrame:
     """OSP-003: OSP operations completed, or followed by a started later operation, before the parts
     came back: before the first receipt (of a positive quantity) on any of the operation's PO lines.
 
     Completed means status completed or closed, dated by the finish date; a later operation is one
     with a higher number of the same work order that is in progress, completed or closed, dated by its
-    start date. ``grace_days`` (per supplier, process and site) allows a receipt booked a few days
+    start date (not for maintenance work, whose tasks are worked side by side). ``grace_days`` (per supplier, process and site) allows a receipt booked a few days
     late. An operation done while nothing has been received fires too; one whose lines show a received
     quantity without a dated receipt cannot be judged and is left out.
     """
@@ -438,6 +445,9 @@ def osp_operation_done_before_receipt(data: CanonicalFrames, settings: Reconcile
     done = ops["status"].take(op_rows).isin(OP_DONE_STATUSES).to_numpy()
     finish = ops["finish_date"].to_numpy()[op_rows]
     later = _later_started(data, op_rows)
+    # the tasks of a maintenance work order are worked side by side by several crafts: their numbers
+    # say nothing about order, unlike the operations of a production routing
+    later[_of_maintenance_work(data, op_rows)] = np.datetime64("NaT")
     # NaT compares False: an unknown date is never 'before'
     done_early = done & ((finish + grace < first) | nothing)
     later_early = ~np.isnat(later) & ((later + grace < first) | nothing)
@@ -467,9 +477,11 @@ def osp_operation_done_before_receipt(data: CanonicalFrames, settings: Reconcile
             finished = f", finished on {op['finish_date']}" if op["finish_date"] else ""
             what.append(f"it is {op['status']}{finished}")
         if later_early[i]:
+            own_seq = pd.to_numeric(pd.Series([op["op_seq"]]), errors="coerce").iat[0]
             started = later_ops[(later_ops["_k_wo"].to_numpy() == ops["_k_wo"].iat[op_row])
                                 & (later_ops["start_date"].to_numpy() == later[i])
-                                & later_ops["status"].isin(OP_STARTED_STATUSES).to_numpy()]
+                                & later_ops["status"].isin(OP_STARTED_STATUSES).to_numpy()
+                                & (pd.to_numeric(later_ops["op_seq"], errors="coerce") > own_seq).to_numpy()]
             shown_later = records(started.head(1), "wo_operation", _OSP_OP_FIELDS)
             seq = f" {shown_later[0]['op_seq']}" if shown_later else ""
             what.append(f"the later operation{seq} started on {_day(later[i])}")
@@ -549,6 +561,20 @@ def _operation_units(data: CanonicalFrames, op_rows: np.ndarray) -> tuple[pd.Ser
     return unit, item
 
 
+def _operation_quantities(data: CanonicalFrames, op_rows: np.ndarray) -> np.ndarray:
+    """The quantity each operation works on: its own, else its work order's (same site and number)."""
+    ops, wos = data["wo_operation"], data["work_order"]
+    qty = ops["qty"].to_numpy(dtype="float64", na_value=np.nan)[op_rows]
+    missing = np.isnan(qty)
+    if missing.any():
+        wos = wos[known(wos["_k_wo"]) & wos["qty"].notna().to_numpy()].drop_duplicates("_k_wo")
+        at = pd.Index(wos["_k_wo"]).get_indexer(ops["_k_wo"].to_numpy()[op_rows[missing]])
+        from_wo = np.full(len(at), np.nan)
+        from_wo[at >= 0] = wos["qty"].to_numpy(dtype="float64")[at[at >= 0]]
+        qty[missing] = from_wo
+    return qty
+
+
 def _qty_text(value: float, unit) -> str:
     number = f"{float(value):.3f}".rstrip("0").rstrip(".")
     return f"{number} {unit}" if text(unit) else number
@@ -564,7 +590,8 @@ def osp_received_qty_differs(data: CanonicalFrames, settings: ReconcileSettings)
     conversion, else a generic one. A line received in a unit that cannot be converted, or whose
     operation has no quantity, is reported as not comparable rather than passed. More received than
     the operation needs is reported at once; less only when nothing more is expected: the line is
-    received or closed, or the operation completed or closed.
+    received or closed, or the operation completed or closed. The operation's quantity is its own,
+    else its work order's; without either there is nothing to compare with.
     """
     from reconciliation.costs import uom_factors  # the conversion rules live with the roll-up
 
@@ -585,7 +612,7 @@ def osp_received_qty_differs(data: CanonicalFrames, settings: ReconcileSettings)
     item = op_item.fillna(lines["item_number"].take(po_rows).reset_index(drop=True))
     factor = uom_factors(line_unit, op_unit, item, data["uom_conversion"]).to_numpy(dtype="float64")
     received = figures["received"].to_numpy() * factor
-    op_qty = ops["qty"].to_numpy(dtype="float64", na_value=np.nan)[op_rows]
+    op_qty = _operation_quantities(data, op_rows)
     rows = _tolerance_rows(data, pairs)
     pct = settings.tolerance_for("OSP-006", "qty_tolerance_pct", rows).to_numpy()
     absolute = settings.tolerance_for("OSP-006", "qty_tolerance_abs", rows).to_numpy()
@@ -593,7 +620,8 @@ def osp_received_qty_differs(data: CanonicalFrames, settings: ReconcileSettings)
     difference = received - op_qty
     settled = (lines["status"].take(po_rows).isin(("received", "closed")).to_numpy()
                | ops["status"].take(op_rows).isin(OP_DONE_STATUSES).to_numpy())
-    not_comparable = np.isnan(received) | np.isnan(op_qty)
+    # an operation without a quantity (nor one of its work order) states nothing to compare with
+    not_comparable = np.isnan(received) & ~np.isnan(op_qty)
     over = difference > allowed
     short = settled & (difference < -allowed)
     hit = not_comparable | over | short
@@ -616,9 +644,7 @@ def osp_received_qty_differs(data: CanonicalFrames, settings: ReconcileSettings)
                 "line_unit": None if pd.isna(line_unit.iat[i]) else line_unit.iat[i],
                 "item_number": None if pd.isna(item.iat[i]) else item.iat[i],
                 "qty_tolerance_pct": pct[i], "qty_tolerance_abs": absolute[i]}
-        if np.isnan(op_qty[i]):
-            summary = f"{where}: the operation has no quantity, so the received quantity cannot be compared with it."
-        elif np.isnan(in_line):
+        if np.isnan(in_line):
             summary = (f"{where}: a receipt is in a unit that cannot be converted to the line's unit "
                        f"({text(line_unit.iat[i], 'unknown')}), so the quantities cannot be compared.")
         elif np.isnan(factor[i]):

@@ -21,7 +21,7 @@ REPO = Path(__file__).resolve().parents[2]
 SPECS = REPO / "mappings" / "specs"
 REALWORLD = REPO / ".." / "shared" / "realworld"
 B2MML = "{http://www.mesa.org/xml/B2MML}"
-PARAMETERS = {"WorkCenter", "OutsideProcessing", "Process", "Supplier", "PurchaseOrder", "PurchaseOrderLine",
+PARAMETERS = {"WorkCenter", "Quantity", "OutsideProcessing", "Process", "Supplier", "PurchaseOrder", "PurchaseOrderLine",
               "InspectionRequired", "InspectionSignedOffBy", "MaterialLot"}
 
 

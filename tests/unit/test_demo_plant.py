@@ -18,8 +18,8 @@ from threadline.demo import erp_service, jde, maximo, mes
 from threadline.demo.landscape import SOURCES, build_landscape
 from threadline.demo.plant import defect_count
 
-RULES = {"LNK-001", "LNK-002", "LNK-003", "LNK-004", "LNK-005", "LNK-006", "LNK-007", "OSP-001", "OSP-005", "CST-003",
-         "TRC-001", "OSP-007", "OSP-008", "OSP-009", "CST-001"}
+RULES = {"LNK-001", "LNK-002", "LNK-003", "LNK-004", "LNK-005", "LNK-006", "LNK-007", "OSP-001", "OSP-002", "OSP-003",
+         "OSP-004", "OSP-005", "OSP-006", "CST-003", "TRC-001", "OSP-007", "OSP-008", "OSP-009", "CST-001"}
 SPECS = Path(__file__).resolve().parents[2] / "mappings" / "specs"
 B2MML = "{http://www.mesa.org/xml/B2MML}"
 
@@ -124,6 +124,13 @@ def test_every_rule_is_planted_on_every_site_it_can_be(request, fixture):
         assert by_rule_source[("LNK-003", "po_line", erp)] == n
         assert by_rule_source[("LNK-004", "po_line", erp)] == n
     assert by_rule_source[("LNK-005", "work_order", "mes")] == 2 * n
+    # outside processing on both sites: unapproved processors, operations done before or long after
+    # the parts came back, batches back short and per-kg heat treatment that cannot be compared
+    for erp in ("jde", "erp_soap"):
+        assert by_rule_source[("OSP-002", "po_line", erp)] == n
+        assert by_rule_source[("OSP-006", "po_line", erp)] == 2 * n
+    assert by_rule_source[("OSP-003", "wo_operation", "mes")] == 2 * n
+    assert by_rule_source[("OSP-004", "wo_operation", "mes")] == 2 * n
     assert by_rule_source[("LNK-007", "wo_operation", "mes")] == 2 * n
     # receiving and invoices, in each site's ERP: two OSP-009 variants (never received, over-invoiced)
     for erp in ("jde", "erp_soap"):
@@ -342,3 +349,19 @@ def test_open_po_lines_are_not_overdue_unless_planted(medium):
     overdue = south[(south["Status"] == "OPEN") & (south["NeedByDate"] < manifest["as_of"])]
     assert {f"{p}|{n}" for p, n in zip(overdue["PONumber"], overdue["LineNo"])} == \
         {k for k in planted if k.startswith("PO-")}
+
+
+def test_jde_supplier_approvals_and_per_kg_heat_treatment(medium):
+    """F550401 approves every OSP line's processor but the planted ones; per-kg lines convert to pieces."""
+    out, manifest = medium.out_dir, _manifest(medium)
+    suppliers = _sql_frame(out / jde.FILE_NAME, jde.STREAMS["suppliers"])
+    approved = {(int(s), p) for s, procs in zip(suppliers["ABAN8"], suppliers["APPRCSL"].fillna(""))
+                for p in procs.split(",") if p}
+    lines = _sql_frame(out / jde.FILE_NAME, {"table": "F4311"})
+    osp = lines[lines["PDLNTY"].str.strip() == "OP"]
+    process = {"Heat Treat": "HEAT_TREAT", "Plating": "PLATING", "Ndt": "NDT", "Coating": "COATING"}
+    unapproved = {jde.line_source_key(d, n // 1000) for d, n, s, text in
+                  zip(osp["PDDOCO"], osp["PDLNID"], osp["PDAN8"], osp["PDDSC1"].str.strip())
+                  if (int(s), next(v for k, v in process.items() if text.startswith(k))) not in approved}
+    assert unapproved == {k for k in _planted_keys(manifest, "OSP-002", "po_line") if k.startswith("00001|")}
+    assert (osp["PDUOM"].str.strip() == "KG").sum() == 2 * defect_count(manifest["scale"])

@@ -74,7 +74,14 @@ STREAMS = {
         "key": ["PRDCT", "PRDOC", "PRNLIN"], "bookmark": ["PRUPMJ", "PRTDAY"],
     },
     "suppliers": {
-        "mapping": "demo_jde/F0101.yaml", "table": "F0101", "key": ["ABAN8"], "bookmark": ["ABUPMJ", "ABUPMT"],
+        "mapping": "demo_jde/F0101.yaml",
+        # the processes a supplier is approved for live in the custom table F550401 (one row per
+        # supplier and process); the supplier changes when its address book entry or an approval does
+        "query": ("SELECT a.*, p.APPRCSL, COALESCE(p.APCRTR, 'N') AS APCRTR, "
+                  "MAX(a.ABUPMJ * 1000000 + a.ABUPMT, COALESCE(p.APSTAMP, 0)) AS ABCHGS FROM F0101 a LEFT JOIN "
+                  "(SELECT APAN8, GROUP_CONCAT(TRIM(APPRCS)) AS APPRCSL, MAX(APCRTR) AS APCRTR, "
+                  "MAX(APUPMJ * 1000000 + APUPMT) AS APSTAMP FROM F550401 GROUP BY APAN8) p ON p.APAN8 = a.ABAN8"),
+        "key": ["ABAN8"], "bookmark": ["ABCHGS"],
     },
     "items": {
         "mapping": "demo_jde/F4101.yaml",
@@ -101,9 +108,31 @@ PRIMARY_INDEXES = (
     "CREATE UNIQUE INDEX F4311_0 ON F4311 (PDDOCO, PDDCTO, PDKCOO, PDSFXO, PDLNID)",
     "CREATE INDEX F43121_0 ON F43121 (PRMATC, PRDOCO, PRDCTO, PRKCOO, PRSFXO, PRLNID)",
     "CREATE UNIQUE INDEX F0101_0 ON F0101 (ABAN8)",
+    "CREATE UNIQUE INDEX F550401_0 ON F550401 (APAN8, APPRCS)",
     "CREATE UNIQUE INDEX F4101_0 ON F4101 (IMITM)",
     "CREATE INDEX F4105_0 ON F4105 (COITM, COLEDG)",
 )
+
+
+#: F550401, the plant's own table of supplier approvals: one row per supplier and process (the ERP's
+#: process code), whether the process needs a certificate of conformance from this supplier, and
+#: when the approval was given and last changed
+_F550401_COLUMNS = [
+    ("APAN8", "INTEGER"), ("APPRCS", "CHAR(15)"), ("APCRTR", "CHAR(1)"), ("APEFTJ", "INTEGER"),
+    ("APUPMJ", "INTEGER"), ("APUPMT", "INTEGER"),
+]
+
+
+def _approvals(suppliers: pd.DataFrame) -> pd.DataFrame:
+    """F550401 rows: one per supplier and approved process."""
+    processes = suppliers["processes"].fillna("").str.split(",")
+    rows = suppliers.assign(process=processes).explode("process")
+    rows = rows[rows["process"].fillna("") != ""]
+    return pd.DataFrame({
+        "APAN8": rows["supplier_id"].astype("int64"), "APPRCS": char(rows["process"], 15),
+        "APCRTR": np.where(rows["cert_required"], "Y", "N"), "APEFTJ": julian(rows["changed_day"]),
+        "APUPMJ": julian(rows["changed_day"]), "APUPMT": 90000,
+    })
 
 
 def line_source_key(po_number: int, line_no: int) -> str:
@@ -251,6 +280,7 @@ def write_jde(plant: Plant, out_dir: Path) -> dict[str, int]:
             ("ABUPMJ", "INTEGER"), ("ABUPMT", "INTEGER"),
         ], f0101)
 
+        write_sqlite_table(conn, "F550401", _F550401_COLUMNS, _approvals(suppliers))
         f4101 = pd.DataFrame({
             "IMITM": items["short_id"], "IMLITM": char(items["item_number"], 25),
             "IMAITM": char(items["item_number"].str.replace("-", ""), 25),

@@ -116,6 +116,7 @@ def _requests_xml_with(wos: pd.DataFrame, ops: pd.DataFrame, op_materials: np.nd
         + _escape(ops["segment"]) + "-" + ops["seq"].astype(str) + "</OperationsSegmentID><SegmentState>"
         + ops["state"] + "</SegmentState>"
         + _parameter("WorkCenter", _escape(ops["work_centre"]), "string")
+        + _parameter("Quantity", ops["qty"].map("{:g}".format), "decimal")
         + _parameter("OutsideProcessing", _bool(ops["is_osp"]), "boolean")
         + _parameter("Process", osp_process, "string")
         + _parameter("Supplier", _escape(ops["supplier"]), "string")

@@ -31,7 +31,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from threadline.demo import receiving, suggestions
+from threadline.demo import outside_processing, receiving, suggestions
 
 AS_OF = date(2026, 6, 30)
 AS_OF_DAY = np.datetime64(AS_OF.isoformat(), "D")
@@ -457,6 +457,7 @@ def _production(rng: np.random.Generator, n_prod: int, n_def: int, items: pd.Dat
     for s in range(2):
         demands += [("lnk003", s, n_def), ("lnk004", s, n_def), ("lnk005", s, n_def), ("lnk007", s, n_def)]
     demands += receiving.production_demands(n_def)
+    demands += outside_processing.demands(n_def)
     role, forced_site = _reserve(rng, n_prod, demands)
     site_index = np.where(forced_site >= 0, forced_site, rng.integers(2, size=n_prod))
     site = np.asarray(SITES, dtype=object)[site_index]
@@ -467,7 +468,7 @@ def _production(rng: np.random.Generator, n_prod: int, n_def: int, items: pd.Dat
               "trc001": ("Completed", False), "lnk001_op": ("Released", False),
               "quarantine_segment": ("Released", False), "cst003_invoice": ("Closed", True),
               "lnk003": ("Released", True), "lnk004": ("Cancelled", True), "lnk005": ("Closed", True),
-              "lnk007": ("Released", True), **receiving.FORCED_STATES}
+              "lnk007": ("Released", True), **receiving.FORCED_STATES, **outside_processing.FORCED}
     for name, (st, osp) in forced.items():
         rows = role == name
         state[rows] = st
@@ -475,6 +476,7 @@ def _production(rng: np.random.Generator, n_prod: int, n_def: int, items: pd.Dat
     osp_pos = 1 + (rng.random(n_prod) * (n_ops - 2)).astype("int64")
     current = (rng.random(n_prod) * n_ops).astype("int64")
     current[role == "osp005"] = osp_pos[role == "osp005"]
+    outside_processing.place_running_operation(role, current, osp_pos)
     qty = rng.integers(1, 201, size=n_prod).astype(float)
     finished_items = items[items["kind"] == "FG"]
     item = finished_items["item_number"].to_numpy()[rng.integers(len(finished_items), size=n_prod)]
@@ -488,6 +490,7 @@ def _production(rng: np.random.Generator, n_prod: int, n_def: int, items: pd.Dat
     segment[k == 0] = "MACHINING"
     segment[last] = "INSPECTION"
     segment[is_osp] = _choice(rng, OSP_SEGMENTS, int(is_osp.sum()))
+    segment[is_osp & np.isin(role[wo_row], outside_processing.PER_KG_ROLES)] = "HEAT_TREAT"
     duration = np.where(is_osp, 7, 2)
     duration[is_osp & (role[wo_row] == "osp005")] = 15
     step = duration + 1
@@ -497,7 +500,7 @@ def _production(rng: np.random.Generator, n_prod: int, n_def: int, items: pd.Dat
 
     wo_state = state
     current_rel = rel_start[first_of_wo + current]
-    lateness = np.where(role == "osp005", 25, 1)
+    lateness = np.where(np.isin(role, ["osp005", *outside_processing.LATE_ROLES]), 25, 1)
     wo_start = np.select(
         [wo_state == "Running", np.isin(wo_state, ["Released", "Forecast"])],
         [-current_rel - lateness, rng.integers(1, 41, size=n_prod)],
@@ -789,9 +792,10 @@ def generate_plant(scale: int = DEFAULT_SCALE, seed: int = DEFAULT_SEED) -> Plan
     rng = np.random.default_rng(seed)
     n_def = defect_count(scale)
     n_mnt = max(round(scale * 0.4), 7 * n_def + 6)
-    n_prod = max(scale - round(scale * 0.4), 32 * n_def + 24)
+    n_prod = max(scale - round(scale * 0.4), 44 * n_def + 24)
 
     suppliers = _suppliers(rng, scale)
+    outside_processing.approve_service_suppliers(suppliers)
     items = _items(rng, scale)
     uom = _uom_conversions(items)
     fx = _fx_rates(rng)
@@ -799,6 +803,7 @@ def generate_plant(scale: int = DEFAULT_SCALE, seed: int = DEFAULT_SEED) -> Plan
     mnt = _maintenance(rng, n_mnt, n_def, equipment, suppliers, items)
     prod = _production(rng, n_prod, n_def, items, suppliers)
     receiving.prepare_hosts(prod, suppliers)
+    uom = outside_processing.shape_hosts(prod, items, uom)
 
     defects: list[dict[str, Any]] = []
     quarantine: list[dict[str, Any]] = []
@@ -811,8 +816,10 @@ def generate_plant(scale: int = DEFAULT_SCALE, seed: int = DEFAULT_SEED) -> Plan
     lines = _number_pos(rng, lines)
     lines["bad_need_by"] = False
     lines = _plant_bad_need_by(rng, lines, n_def, quarantine)
+    outside_processing.plant_lines(rng, lines, suppliers, prod)
     receipts, invoices = _receipts_and_invoices(rng, lines, items)
     receipts, invoices = receiving.plant_receipts_and_invoices(lines, receipts, invoices)
+    receipts = outside_processing.split_short_receipts(receipts, lines)
     lines["received_qty"] = 0.0
     received = receipts.assign(line_qty_in_line_uom=np.where(
         receipts["uom"] == receipts["line_uom"], receipts["qty"], receipts["line_qty"]))
@@ -1043,8 +1050,7 @@ def _collect_defects(plant: Plant) -> None:
         plant.quarantine.append({"ref": ("mes_op", op["wo_number"], op["seq"]), "source": "mes",
                                  "stream": "operations", "field": "process", "reason_contains": "code not in the map",
                                  "note": f"ProcessSegmentID {UNKNOWN_SEGMENT} is not a process segment the MES mapping knows"})
-
-
+    outside_processing.collect_defects(plant, _defect)
     suggestions.collect_defects(plant, _defect)
 
 
