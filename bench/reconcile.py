@@ -5,11 +5,13 @@ each (a tenth of them outside processing, each bought on its own PO line, linked
 the operation side or both, in agreement; one in 500 by neither), ``2 x wos`` PO lines (the rest parts for a work order or
 stock; 0.1% naming a work order that does not exist; the outside-processing lines neither side links
 look WO-driven, half of them naming their work order in the description), receipts for every received
-line (outside-processing ones with the work order's lot and a certificate) and invoices for most,
-2,000 suppliers (most requiring certificates), one labour entry and one material issue per work order,
-and a year of FX rates. Defects are rare, as in a plant (among them a receipt without its certificate
-or with another lot, an invoice before receipt, above it or off the PO price); what the rules find is
-printed per rule.
+line (outside-processing ones with the work order's lot and a certificate, the day before their
+operation finished) and invoices for most, 2,000 suppliers a site (most requiring certificates, approved
+for heat treatment and NDT, and ten platers), operations run in routing order, one labour entry and one
+material issue per work order, and a year of FX rates. Defects are rare, as in a plant (among them a
+receipt without its certificate or with another lot, an invoice before receipt, above it or off the PO
+price, an OSP line bought from a plater, parts received after their operation finished, received short,
+or back while the operation still runs); what the rules find is printed per rule.
 Then it times ``reconciliation.reconcile`` in a fresh process per run and prints seconds, peak RSS
 and findings per rule. The issue's target: at most 20 s and 4 GB for 1M / 3M / 2M.
 
@@ -97,9 +99,27 @@ def canonical_frames(n_wo: int, seed: int = 3) -> dict:
     # lines of closed work orders were received; the others are open or received
     line_closed_wo = closed[line_wo]
     line_status = np.where(line_closed_wo | (rng.random(n_line) < 0.5), "received", "open")
-    # outside processors: 400 per site, the operation's expected supplier is the one its line buys from
+    # operations run in routing order, ten days apart: a closed WO has done them all, another is at
+    # its current one; an OSP line is received once its operation is done, a day before it finished
+    current = np.where(closed, 3, rng.integers(0, 3, size=n_wo))
+    op_index = np.tile(np.arange(3), n_wo)
+    op_done = op_index < current[op_wo]
+    op_status = np.where(op_done, "completed", np.where(op_index == current[op_wo], "in_progress", "released"))
+    op_start = day0 + (rng.integers(0, 120, size=n_wo)[op_wo] + 10 * op_index).astype("timedelta64[D]")
+    op_finish = op_start + np.timedelta64(5, "D")
+    op_qty = rng.integers(1, 50, n_op).astype(float)
+    osp_line = np.flatnonzero(line_op >= 0)
+    line_status[osp_line] = np.where(op_done[line_op[osp_line]], "received", "open")
+    # rare OSP defects: parts back while the operation is still running (OSP-004)
+    back_early = osp_line[~op_done[line_op[osp_line]] & (rng.random(len(osp_line)) < 0.001)]
+    line_status[back_early] = "received"
+    # outside processors: 400 per site approved for heat treatment (and NDT), the operation's expected
+    # supplier is the one its line buys from; 0.1% of OSP lines go to one of ten platers (OSP-002)
     supplier = np.char.add("S", (np.arange(n_op) % 400).astype(str))
     line_supplier = np.where(line_op >= 0, supplier[np.maximum(line_op, 0)], None)
+    platers = np.char.add("P", np.arange(10).astype(str))
+    unapproved = osp_line[rng.random(len(osp_line)) < 0.001]
+    line_supplier[unapproved] = platers[rng.integers(0, 10, size=len(unapproved))]
     # the lines neither side links (LNK-006); half name their work order in the description, zero padded
     unlinked = (line_op >= 0) & ~po_names_wo & ~op_names_line[np.maximum(line_op, 0)]
     described = unlinked & (rng.random(n_line) < 0.5)
@@ -107,15 +127,18 @@ def canonical_frames(n_wo: int, seed: int = 3) -> dict:
     operations = frame("wo_operation", {
         "wo_number": text(wo_no[op_wo]), "op_seq": text(op_seq), "site": text(sites[op_wo]),
         "is_outside_processing": pd.array(osp, dtype="boolean"),
-        "process": text(np.where(osp, "heat_treat", "machining")), "qty": rng.uniform(1, 50, n_op),
+        "process": text(np.where(osp, "heat_treat", "machining")), "qty": op_qty,
         "expected_supplier": pd.Series(text(supplier)).where(osp),
-        "status": text(np.where(closed[op_wo] | (rng.random(n_op) < 0.5), "completed", "released")),
+        "status": text(op_status), "start_date": op_start.astype("datetime64[us]"),
+        "finish_date": op_finish.astype("datetime64[us]"),
         "po_ref": pd.Series(text(po_no[line_of_op])).where(op_names_line),
         "po_line_ref": pd.Series(text(line_no[line_of_op])).where(op_names_line),
         "source_system": text(np.full(n_op, "cmms")), "source_key": text(np.char.add(wo_no[op_wo], op_seq))}, n_op)
+    qty_ordered = rng.integers(1, 100, n_line).astype(float)
+    qty_ordered[osp_line] = op_qty[line_op[osp_line]]
     po_lines = frame("po_line", {
         "po_number": text(po_no), "line_number": text(line_no), "site": text(sites[line_wo]),
-        "qty_ordered": rng.integers(1, 100, n_line).astype(float), "unit_price": rng.uniform(1, 900, n_line),
+        "qty_ordered": qty_ordered, "unit_price": rng.uniform(1, 900, n_line),
         "currency": text(np.where(rng.random(n_line) < 0.8, "USD", "EUR")),
         "need_by_date": days(n_line, 150, 400),
         "wo_ref": pd.Series(text(wo_ref)).where(po_names_wo),
@@ -129,14 +152,25 @@ def canonical_frames(n_wo: int, seed: int = 3) -> dict:
 
     received = np.flatnonzero(line_status == "received")
     n_rec = len(received)
+    receipt_date = days(n_rec)
+    receipt_qty = po_lines["qty_ordered"].to_numpy()[received]
+    of_osp = line_op[received] >= 0
+    receipt_date[of_osp] = (op_finish[line_op[received[of_osp]]] - np.timedelta64(1, "D")).astype("datetime64[us]")
+    # rare OSP defects: parts back 30 days ago, the operation still running (OSP-004); received three
+    # days after the operation finished (OSP-003); a tenth short (OSP-006)
+    receipt_date[np.isin(received, back_early)] = np.datetime64("2026-05-31", "us")
+    late = of_osp & (rng.random(n_rec) < 0.001)
+    receipt_date[late] = (op_finish[line_op[received[late]]] + np.timedelta64(3, "D")).astype("datetime64[us]")
+    short = of_osp & (rng.random(n_rec) < 0.001)
+    receipt_qty[short] = np.floor(receipt_qty[short] * 0.9) - 1
     # outside-processing receipts come back with the work order's lot and a certificate (rarely not)
-    osp_receipt = line_op[received] >= 0
+    osp_receipt = of_osp
     lot = np.where(rng.random(n_rec) < 0.0005, "LOT-MIXED-UP", np.char.add("LOT", wo_no[line_wo[received]]))
     certificate = np.char.add("COC", received.astype(str))
     receipts = frame("receipt", {
         "receipt_id": text(np.char.add("R", received.astype(str))), "po_number": text(po_no[received]),
         "line_number": text(line_no[received]), "site": text(sites[line_wo[received]]),
-        "qty": po_lines["qty_ordered"].to_numpy()[received], "receipt_date": days(n_rec),
+        "qty": receipt_qty, "receipt_date": receipt_date,
         "lot": pd.Series(text(lot)).where(osp_receipt),
         "certificate_ref": pd.Series(text(certificate)).where(osp_receipt & (rng.random(n_rec) >= 0.001)),
         "source_system": text(np.full(n_rec, "erp")),
@@ -155,13 +189,16 @@ def canonical_frames(n_wo: int, seed: int = 3) -> dict:
         "currency": po_lines["currency"].to_numpy()[invoiced], "invoice_date": days(n_inv),
         "source_system": text(np.full(n_inv, "erp")),
         "source_key": text(np.char.add("INV", invoiced.astype(str)))}, n_inv)
-    n_sup = 2000
+    # each site's supplier master: S0..S1999 approved for heat treatment and NDT (most requiring
+    # certificates), and the ten platers
+    supplier_ids = np.concatenate([np.char.add("S", np.arange(2000).astype(str)), platers])
+    n_sup = 2 * len(supplier_ids)
     suppliers = frame("supplier", {
-        "supplier_id": text(np.char.add("S", np.arange(n_sup).astype(str))),
-        "site": text(np.where(np.arange(n_sup) % 2 == 0, "NORTH", "SOUTH")),
+        "supplier_id": text(np.tile(supplier_ids, 2)), "site": text(np.repeat(["NORTH", "SOUTH"], len(supplier_ids))),
+        "approved_processes": text(np.tile(np.where(np.isin(supplier_ids, platers), "plating", "heat_treat,ndt"), 2)),
         "certificate_required": pd.array(rng.random(n_sup) < 0.7, dtype="boolean"),
-        "source_system": text(np.full(n_sup, "erp")), "source_key": text(np.char.add("S", np.arange(n_sup).astype(str)))},
-        n_sup)
+        "source_system": text(np.full(n_sup, "erp")),
+        "source_key": text(np.concatenate([np.char.add("N", supplier_ids), np.char.add("S", supplier_ids)]))}, n_sup)
     labour = frame("labour_entry", {
         "entry_id": text(np.char.add("L", wo_no)), "wo_number": text(wo_no), "op_seq": text(np.full(n_wo, "10")),
         "site": text(sites), "hours": rng.uniform(0.5, 12, n_wo), "rate": np.full(n_wo, 65.0),

@@ -309,10 +309,9 @@ def osp_line_supplier_not_approved(data: CanonicalFrames, settings: ReconcileSet
     distinct, first_at, inverse = np.unique(codes, return_index=True, return_inverse=True)
     by_site, by_source, shown = _approvals(data["supplier"])
     verdicts = []
-    for at in first_at:
-        site, source, supplier_id, process = (facts[c].iloc[at] for c in columns)
-        supplier_id = None if supplier_id is pd.NA else supplier_id
-        process = None if process is pd.NA else process
+    distinct_facts = facts[columns].take(first_at).astype(object)
+    distinct_facts = distinct_facts.where(facts[columns].take(first_at).notna(), None)
+    for site, source, supplier_id, process in distinct_facts.itertuples(index=False, name=None):
         if supplier_id is None:
             verdicts.append("none")
         elif (site, supplier_id) in by_site:
