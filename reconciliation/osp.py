@@ -388,29 +388,27 @@ def _later_started(data: CanonicalFrames, op_rows: np.ndarray) -> np.ndarray:
     """For each of ``op_rows``: the earliest start date of a later operation (higher number) of the
     same work order that has started (in progress, completed or closed); NaT when none has.
 
-    Only the work orders of ``op_rows`` are read. The same operation from two sources is one
-    operation, so it is never 'later' than itself.
+    Only the started operations of the work orders of ``op_rows`` are read. The same operation from
+    two sources has the same number, so it is never 'later' than itself.
     """
     ops = data["wo_operation"]
-    wanted_wo = ops["_k_wo"].to_numpy()[op_rows]
-    mine = ops[codes_in(ops["_k_wo"], wanted_wo)]
-    started = mine["status"].isin(OP_STARTED_STATUSES).to_numpy() & mine["start_date"].notna().to_numpy()
-    never = np.iinfo(np.int64).max
-    start = np.where(started, mine["start_date"].to_numpy().astype("datetime64[us]").astype(np.int64), never)
-    per_op = pd.DataFrame({"_k_wo": mine["_k_wo"].to_numpy(), "_k_op": mine["_k_op"].to_numpy(),
-                           "seq": pd.to_numeric(mine["op_seq"], errors="coerce").to_numpy(dtype="float64"),
-                           "start": start})
-    per_op = per_op[known(per_op["_k_op"]) & ~np.isnan(per_op["seq"].to_numpy())]
-    per_op = per_op.groupby(["_k_wo", "_k_op"], sort=False).agg(seq=("seq", "first"), start=("start", "min")).reset_index()
-    # highest operation number first: the running minimum before a row covers the later operations
-    per_op = per_op.sort_values(["_k_wo", "seq"], ascending=[True, False], kind="stable")
-    running = per_op.groupby("_k_wo", sort=False)["start"].cummin()
-    later = running.groupby(per_op["_k_wo"], sort=False).shift(1).fillna(never).astype(np.int64)
-    at = pd.Index(per_op["_k_op"]).get_indexer(ops["_k_op"].to_numpy()[op_rows])
-    values = np.full(len(op_rows), never, dtype=np.int64)
-    values[at >= 0] = later.to_numpy()[at[at >= 0]]
-    out = values.astype("datetime64[us]")
-    out[values == never] = np.datetime64("NaT")
+    k_wo = ops["_k_wo"].to_numpy()
+    out = np.full(len(op_rows), np.datetime64("NaT"), dtype="datetime64[us]")
+    same_wo = np.flatnonzero(codes_in(k_wo, k_wo[op_rows]))
+    dated = same_wo[ops["start_date"].notna().to_numpy()[same_wo]]
+    started = dated[ops["status"].take(dated).isin(OP_STARTED_STATUSES).to_numpy()]
+    if not len(started) or not len(op_rows):
+        return out
+    seq = ops["op_seq"]
+    candidates = pd.DataFrame({"_k_wo": k_wo[started], "seq": pd.to_numeric(seq.take(started), errors="coerce").to_numpy(),
+                               "start": ops["start_date"].to_numpy()[started]})
+    own = pd.DataFrame({"at": np.arange(len(op_rows)), "_k_wo": k_wo[op_rows],
+                        "own_seq": pd.to_numeric(seq.take(op_rows), errors="coerce").to_numpy()})
+    pairs = own.merge(candidates, on="_k_wo")
+    # NaN (a number that is no number) compares False: neither before nor after anything
+    pairs = pairs[(pairs["seq"] > pairs["own_seq"]).to_numpy()]
+    earliest = pairs.groupby("at", sort=False)["start"].min()
+    out[earliest.index.to_numpy()] = earliest.to_numpy()
     return out
 
 
