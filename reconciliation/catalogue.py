@@ -205,6 +205,28 @@ CATALOGUE: dict[str, Rule] = {
             "the cost line (labour_entry, material_issue, po_line, receipt or invoice_line)",
         ),
         Rule(
+            "CST-002", "warning", "Work order cost above its estimate beyond tolerance",
+            "A work order's actual cost (labour, material and outside services, each line converted to the "
+            "reporting currency at the rate of its own date; commitments not yet received are not counted) "
+            "exceeds its estimate (labour + material + outside estimates, converted at the rate of the work "
+            "order's creation date) by more than variance_pct percent of the estimate and by more than "
+            "min_variance_amount in the reporting currency. Only work orders with an estimate above zero are "
+            "judged: work orders without one (most production orders) are never reported. An incomplete "
+            "roll-up (CST-003) can only understate the overrun.",
+            "work_order",
+            {"variance_pct": 10.0, "min_variance_amount": 100.0},
+        ),
+        Rule(
+            "CST-004", "warning", "Cost posted to a work order after it was closed",
+            "A labour entry, material issue, receipt or invoice line dated more than grace_days after the "
+            "closed date of a closed work order is in its cost roll-up: the figure accountants closed is "
+            "restated (a late invoice, a late time booking). The evidence shows the work order's roll-up before "
+            "(without the late lines) and after, and the late lines. Open commitments are not posted cost and "
+            "do not count; a closed work order without a closed date cannot be judged and is not reported.",
+            "work_order",
+            {"grace_days": 0},
+        ),
+        Rule(
             "TRC-001", "error", "Work order closed without a required inspection sign-off",
             "A work order is completed or closed while it, or one of its operations, requires an "
             "inspection sign-off that was never recorded.",

@@ -20,17 +20,20 @@ and a ``problem``; its work order is marked incomplete rather than silently shor
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 import pandas as pd
 
 from reconciliation.exceptions import SUBJECT_COLUMNS, subject_frame
 from reconciliation.frames import (
+    DATE,
     PO_LINE_KEY,
     TEXT,
     WO_KEY,
     CanonicalFrames,
     grouped_records,
+    known,
     records,
     text,
     to_json,
@@ -38,14 +41,29 @@ from reconciliation.frames import (
 
 COST_TYPES = ("labour", "material", "outside", "committed")
 COST_LINE_COLUMNS = (
-    "site", "wo_number", "op_seq", "cost_type", "entity", "source_system", "source_key", "line_date",
-    "amount_source", "currency_source", "fx_rate", "amount", "converted", "problem",
+    "line_id", "site", "wo_number", "op_seq", "cost_type", "entity", "source_system", "source_key", "line_date",
+    "amount_source", "currency_source", "fx_rate", "amount", "converted", "problem", "supplier_id",
 )
+#: the grains of the roll-up, in the order their rows appear, and the columns that key a row of each
+GRAINS = {
+    "operation": ("site", "wo_number", "op_seq"),
+    "wo": ("site", "wo_number"),
+    "asset": ("site", "asset_id"),
+    "item": ("site", "item_number"),
+    "site": ("site",),
+    "cost_centre": ("site", "cost_centre"),
+    "supplier": ("site", "supplier_id"),
+    "month": ("site", "month"),
+}
+#: key and descriptive columns of a roll-up row; a grain fills its own keys, the rest stay empty
+_KEY_COLUMNS = ("site", "wo_number", "op_seq", "asset_id", "parent_asset_id", "item_number", "cost_centre",
+                "supplier_id", "month", "wo_source_system", "wo_source_key", "kind", "status", "closed_date")
 ROLLUP_COLUMNS = (
-    "site", "wo_number", "wo_source_system", "wo_source_key", "kind", "status", "currency", "labour_cost",
-    "material_cost", "outside_cost", "committed_cost", "actual_cost", "estimate_cost", "variance",
-    "variance_pct", "incomplete", "unconverted_lines",
+    "rollup_row_id", "grain", *_KEY_COLUMNS, "currency", "labour_cost", "material_cost", "outside_cost",
+    "committed_cost", "actual_cost", "estimate_cost", "variance", "variance_pct", "work_orders",
+    "estimated_work_orders", "cost_lines", "incomplete", "unconverted_lines",
 )
+DRILLDOWN_COLUMNS = ("rollup_row_id", "line_id")
 #: PO line statuses that commit no further money
 PO_DONE_STATUSES = ("closed", "cancelled")
 
@@ -55,19 +73,30 @@ _ENTITY_LABELS = {
 }
 #: internal text columns carried beside the published cost-line columns, for CST-003's evidence
 _CONTEXT_TEXT = ("po_number", "line_number", "po_source_system", "po_source_key", "uom", "po_uom", "item_number",
-                 "own_problem", "receipt_problem")
+                 "supplier_id", "own_problem", "receipt_problem")
 
 
 @dataclass
 class CostRollup:
-    """The roll-up per work order, the cost lines behind it, and the lines that could not be converted."""
+    """The roll-up at every grain, the cost lines behind it, and the lines that could not be converted."""
 
+    #: one row per grain and key (``ROLLUP_COLUMNS``); ``rollup_row_id`` numbers the rows
     rollup: pd.DataFrame
+    #: which cost lines feed which roll-up row (``DRILLDOWN_COLUMNS``): every figure's source lines
+    drilldown: pd.DataFrame
+    #: the cost lines (``COST_LINE_COLUMNS``); ``line_id`` numbers them
     cost_lines: pd.DataFrame
     #: every cost line with its context columns (PO line, units, problems), for CST-003's evidence
     detailed_lines: pd.DataFrame
     #: receipts whose unit cannot be converted to their PO line's, with the PO line they belong to
     unconvertible_receipts: pd.DataFrame
+    #: one row per work order of the roll-up (position = the lines' ``_wo``), with ``estimate_cost``
+    work_orders: pd.DataFrame
+
+    @property
+    def by_work_order(self) -> pd.DataFrame:
+        """The roll-up rows of the work-order grain."""
+        return self.rollup[(self.rollup["grain"] == "wo").to_numpy()].reset_index(drop=True)
 
 
 def _text(value, index) -> pd.Series:
@@ -253,13 +282,20 @@ def _linked_po_lines(data: CanonicalFrames, wo_keys: pd.DataFrame) -> tuple[pd.D
     ids = links[["po_source_system", "po_source_key"]].drop_duplicates()
     lines = data.po_lines.rename(columns={"source_system": "po_source_system", "source_key": "po_source_key"})
     lines = lines.merge(ids, on=["po_source_system", "po_source_key"])
+    headers = data["purchase_order"]
+    headers = headers[known(headers["_k_po"])].drop_duplicates("_k_po")
+    at = pd.Index(headers["_k_po"]).get_indexer(lines["_k_po"])
+    header_supplier = pd.Series(pd.NA, index=lines.index, dtype=TEXT)
+    if (at >= 0).any():
+        header_supplier[at >= 0] = headers["supplier_id"].to_numpy()[at[at >= 0]]
+    lines["supplier_id"] = lines["supplier_id"].fillna(header_supplier)
     return links, lines
 
 
 def _receipts(data: CanonicalFrames, lines: pd.DataFrame) -> pd.DataFrame:
     """Receipts of the linked PO lines with their quantity in the PO line's unit (NA: no conversion)."""
     fields = lines[[*PO_LINE_KEY, "po_source_system", "po_source_key", "uom", "item_number", "unit_price",
-                    "effective_currency"]].rename(columns={"uom": "po_uom"})
+                    "effective_currency", "supplier_id"]].rename(columns={"uom": "po_uom"})
     receipts = data["receipt"].merge(fields, on=PO_LINE_KEY)
     factor = uom_factors(receipts["uom"], receipts["po_uom"], receipts["item_number"], data["uom_conversion"])
     receipts["qty_po"] = receipts["qty"] * factor
@@ -282,12 +318,13 @@ def _outside_and_committed(data: CanonicalFrames, wo_keys: pd.DataFrame) -> tupl
     receipts = _receipts(data, lines)
     no_price = "no unit price on the PO line"
 
-    invoices = data["invoice_line"].merge(lines[[*PO_LINE_KEY, *_LINE_ID, "effective_currency"]], on=PO_LINE_KEY)
+    invoices = data["invoice_line"].merge(lines[[*PO_LINE_KEY, *_LINE_ID, "effective_currency", "supplier_id"]],
+                                          on=PO_LINE_KEY)
     on_invoice = links.merge(invoices.drop(columns=["site"]), on=_LINE_ID)
     invoice_lines = _lines(
         on_invoice, "outside", "invoice_line", line_date=on_invoice["invoice_date"], amount_source=on_invoice["amount"],
         currency_source=on_invoice["currency"].fillna(on_invoice["effective_currency"]),
-        **{c: on_invoice[c] for c in ("po_number", "line_number", *_LINE_ID)},
+        **{c: on_invoice[c] for c in ("po_number", "line_number", *_LINE_ID, "supplier_id")},
     )
 
     invoiced = invoices[_LINE_ID].drop_duplicates().assign(_invoiced=True)
@@ -298,7 +335,8 @@ def _outside_and_committed(data: CanonicalFrames, wo_keys: pd.DataFrame) -> tupl
         on_receipt, "outside", "receipt", line_date=on_receipt["receipt_date"],
         amount_source=on_receipt["qty_po"] * on_receipt["unit_price"], currency_source=on_receipt["effective_currency"],
         own_problem=_add_problem(on_receipt["uom_problem"], on_receipt["unit_price"].isna(), no_price),
-        **{c: on_receipt[c] for c in ("po_number", "line_number", *_LINE_ID, "uom", "po_uom", "item_number")},
+        **{c: on_receipt[c] for c in ("po_number", "line_number", *_LINE_ID, "uom", "po_uom", "item_number",
+                                      "supplier_id")},
     )
 
     received = receipts.assign(_unknown=receipts["qty_po"].isna()).groupby(_LINE_ID, observed=True).agg(
@@ -333,14 +371,22 @@ def _outside_and_committed(data: CanonicalFrames, wo_keys: pd.DataFrame) -> tupl
         amount_source=committed["remaining"] * committed["unit_price"], currency_source=committed["effective_currency"],
         source_system=committed["po_source_system"], source_key=committed["po_source_key"],
         own_problem=committed["own_problem"], receipt_problem=committed["receipt_problem"],
-        **{c: committed[c] for c in ("po_number", "line_number", *_LINE_ID, "uom", "item_number")},
+        **{c: committed[c] for c in ("po_number", "line_number", *_LINE_ID, "uom", "item_number", "supplier_id")},
     )
     blocking = bad_receipts.merge(open_lines.loc[open_lines["receipts_unknown"], _LINE_ID], on=_LINE_ID)
     return [invoice_lines, receipt_lines, committed_lines], blocking
 
 
+def cost_rollup_of(data: CanonicalFrames, reporting_currency: str) -> CostRollup:
+    """The roll-up of ``data``, computed once per reconcile and shared by the cost rules (CST-002..004)."""
+    cache = data.__dict__.setdefault("_cost_rollups", {})
+    if reporting_currency not in cache:
+        cache[reporting_currency] = roll_up(data, reporting_currency)
+    return cache[reporting_currency]
+
+
 def roll_up(data: CanonicalFrames, reporting_currency: str) -> CostRollup:
-    """Cost lines per work order converted to the reporting currency, and their roll-up per WO."""
+    """Cost lines per work order converted to the reporting currency, rolled up at every grain."""
     wos = _work_orders(data)
     wo_keys = wos[[*WO_KEY, "_wo"]]
     outside_parts, blocking_receipts = _outside_and_committed(data, wo_keys)
@@ -359,44 +405,312 @@ def roll_up(data: CanonicalFrames, reporting_currency: str) -> CostRollup:
     lines["problem"] = _add_problem(lines["own_problem"], lines["receipt_problem"].notna(), lines["receipt_problem"])
     lines["converted"] = lines["problem"].isna().to_numpy(dtype=bool)
     lines["amount"] = (lines["amount_source"] * lines["fx_rate"]).where(lines["converted"])
+    lines["line_id"] = np.arange(len(lines), dtype=np.int64)
+    wos = _with_estimates(wos, reporting_currency, data)
+    rollup, drilldown = _Rollups(wos, lines, data).build(reporting_currency)
     return CostRollup(
-        rollup=_rollup(wos, lines, reporting_currency, data),
+        rollup=rollup,
+        drilldown=drilldown,
         cost_lines=lines[list(COST_LINE_COLUMNS)],
         detailed_lines=lines,
         unconvertible_receipts=blocking_receipts,
+        work_orders=wos,
     )
 
 
-def _rollup(wos: pd.DataFrame, lines: pd.DataFrame, reporting_currency: str, data: CanonicalFrames) -> pd.DataFrame:
-    count = len(wos)
-    wo_index = lines["_wo"].to_numpy(dtype=np.int64)
-    converted = lines["converted"].to_numpy()
-    amounts = lines["amount"].to_numpy(dtype="float64", na_value=np.nan)
-    cost_type = lines["cost_type"].to_numpy(dtype=object)
-    sums = {}
-    for kind in COST_TYPES:
-        take = converted & (cost_type == kind)
-        sums[kind] = np.bincount(wo_index[take], weights=amounts[take], minlength=count)
-    unconverted = np.bincount(wo_index[~converted], minlength=count)
-
+def _with_estimates(wos: pd.DataFrame, reporting_currency: str, data: CanonicalFrames) -> pd.DataFrame:
+    """The work orders with their estimate in the reporting currency, at the rate of their creation date."""
     estimate = wos[["estimate_labour", "estimate_material", "estimate_outside"]].sum(axis=1, min_count=1)
     rates, _ = to_reporting_rates(wos["currency"].fillna(reporting_currency), wos["created_date"], reporting_currency,
                                   data["fx_rate"])
-    estimate_cost = estimate.to_numpy() * rates
-    actual = sums["labour"] + sums["material"] + sums["outside"]
-    variance = actual - estimate_cost
-    with np.errstate(divide="ignore", invalid="ignore"):
-        variance_pct = np.where(np.isnan(estimate_cost) | (estimate_cost == 0), np.nan, variance / estimate_cost * 100.0)
-    rollup = pd.DataFrame({
-        "site": wos["site"], "wo_number": wos["wo_number"], "wo_source_system": wos["source_system"],
-        "wo_source_key": wos["source_key"], "kind": wos["kind"], "status": wos["status"],
-        "currency": _text(reporting_currency, wos.index),
-        "labour_cost": sums["labour"], "material_cost": sums["material"], "outside_cost": sums["outside"],
-        "committed_cost": sums["committed"], "actual_cost": actual, "estimate_cost": estimate_cost,
-        "variance": variance, "variance_pct": variance_pct,
-        "incomplete": unconverted > 0, "unconverted_lines": unconverted.astype("int64"),
-    })
-    return rollup
+    return wos.assign(estimate_cost=estimate.to_numpy() * rates)
+
+
+class AssetHierarchyError(ValueError):
+    """The asset hierarchy loops back on itself, so no asset's roll-up can include its children's."""
+
+
+def _group_codes(*columns: pd.Series) -> tuple[np.ndarray, np.ndarray]:
+    """A group number per row for the combination of the text columns (NA is a value of its own), and
+    one row of each group (any: every row of a group has the same values)."""
+    size = len(columns[0])
+    combined = np.zeros(size, dtype=np.int64)
+    for column in columns:
+        codes, uniques = pd.factorize(column, use_na_sentinel=True)
+        combined = combined * (len(uniques) + 1) + (np.asarray(codes, dtype=np.int64) + 1)
+    groups, uniques = pd.factorize(combined)
+    groups = np.asarray(groups, dtype=np.int64)
+    one_row = np.zeros(len(uniques), dtype=np.int64)
+    one_row[groups] = np.arange(size, dtype=np.int64)
+    return groups, one_row
+
+
+def _expand(owner: np.ndarray, member_counts: np.ndarray, members: np.ndarray, starts: np.ndarray,
+            ) -> tuple[np.ndarray, np.ndarray]:
+    """(row, member) pairs: each row of ``owner`` (an index into the groups) repeated once per member of
+    its group, where group g's members are ``members[starts[g]:starts[g] + member_counts[g]]``."""
+    counts = member_counts[owner]
+    rows = np.repeat(np.arange(len(owner), dtype=np.int64), counts)
+    offset = np.arange(len(rows), dtype=np.int64) - np.repeat(np.cumsum(counts) - counts, counts)
+    return rows, members[np.repeat(starts[owner], counts) + offset]
+
+
+class _Rollups:
+    """Builds the roll-up rows of every grain and the drill-down pairs (roll-up row, cost line)."""
+
+    def __init__(self, wos: pd.DataFrame, lines: pd.DataFrame, data: CanonicalFrames):
+        self.wos, self.lines, self.data = wos, lines, data
+        self.wo_of_line = lines["_wo"].to_numpy(dtype=np.int64)
+        self.type_of_line = pd.Categorical(lines["cost_type"].astype(object), categories=COST_TYPES).codes.astype(np.int64)
+        self.converted = lines["converted"].to_numpy(dtype=bool)
+        self.amount = np.where(self.converted, lines["amount"].to_numpy(dtype="float64", na_value=np.nan), 0.0)
+        estimate = wos["estimate_cost"].to_numpy(dtype="float64", na_value=np.nan)
+        self.has_estimate = ~np.isnan(estimate) & (estimate > 0)
+        self.estimate = np.where(self.has_estimate, estimate, 0.0)
+        n_wo = len(wos)
+        per_wo = np.bincount(self.wo_of_line * 4 + self.type_of_line, weights=self.amount,
+                             minlength=4 * n_wo).reshape(n_wo, 4)
+        self.actual_of_wo = per_wo[:, :3].sum(axis=1)
+        self.blocks: list[tuple[pd.DataFrame, np.ndarray, np.ndarray]] = []
+
+    # ------------------------------------------------------------------ one block per grain
+    def add(self, grain: str, keys: dict[str, Any], n_groups: int, line_pairs: tuple[np.ndarray, np.ndarray],
+            wo_pairs: tuple[np.ndarray, np.ndarray] | None) -> None:
+        """Roll the lines up into ``n_groups`` rows of ``grain``.
+
+        ``line_pairs`` (group, line) say which cost lines feed each row; ``wo_pairs`` (group, work order)
+        which work orders' estimates it compares against (None: the grain has no estimate)."""
+        group, line = line_pairs
+        sums = np.bincount(group * 4 + self.type_of_line[line], weights=self.amount[line],
+                           minlength=4 * n_groups).reshape(n_groups, 4)
+        unconverted = np.bincount(group, weights=~self.converted[line], minlength=n_groups).astype(np.int64)
+        frame = pd.DataFrame({"grain": pd.Series(grain, index=range(n_groups), dtype=TEXT)})
+        for column in _KEY_COLUMNS:
+            value = keys.get(column)
+            if column == "closed_date":
+                frame[column] = (pd.Series(pd.NaT, index=frame.index, dtype=DATE) if value is None
+                                 else pd.Series(np.asarray(value, dtype="datetime64[us]"), index=frame.index))
+                continue
+            frame[column] = (pd.Series(pd.NA, index=frame.index, dtype=TEXT) if value is None
+                             else pd.Series(np.asarray(value, dtype=object) if not isinstance(value, pd.Series)
+                                            else value.to_numpy(), index=frame.index).astype(TEXT))
+        for name, kind in zip(("labour_cost", "material_cost", "outside_cost", "committed_cost"), range(4)):
+            frame[name] = sums[:, kind]
+        frame["actual_cost"] = sums[:, :3].sum(axis=1)
+        if wo_pairs is None:
+            frame["estimate_cost"] = np.nan
+            frame["variance"] = np.nan
+            frame["estimated_work_orders"] = pd.array([pd.NA] * n_groups, dtype="Int64")
+            frame["work_orders"] = keys.get("_work_orders", pd.array([pd.NA] * n_groups, dtype="Int64"))
+        else:
+            g, wo = wo_pairs
+            has = self.has_estimate[wo]
+            estimated = np.bincount(g, weights=has, minlength=n_groups)
+            estimate = np.bincount(g, weights=self.estimate[wo], minlength=n_groups)
+            variance = np.bincount(g, weights=np.where(has, self.actual_of_wo[wo] - self.estimate[wo], 0.0),
+                                   minlength=n_groups)
+            frame["estimate_cost"] = np.where(estimated > 0, estimate, np.nan)
+            frame["variance"] = np.where(estimated > 0, variance, np.nan)
+            frame["estimated_work_orders"] = estimated.astype(np.int64)
+            frame["work_orders"] = np.bincount(g, minlength=n_groups).astype(np.int64)
+        frame["cost_lines"] = np.bincount(group, minlength=n_groups).astype(np.int64)
+        frame["unconverted_lines"] = unconverted
+        frame["incomplete"] = unconverted > 0
+        self.blocks.append((frame, group, line))
+
+    def build(self, reporting_currency: str) -> tuple[pd.DataFrame, pd.DataFrame]:
+        """Every grain's rows as one long frame (``ROLLUP_COLUMNS``) and the drill-down pairs."""
+        self._operations()
+        self._wo_grain()
+        self._assets()
+        self._by_work_order_attribute("item", "item_number", self._production_items())
+        self._by_work_order_attribute("site", None, None)
+        self._by_work_order_attribute("cost_centre", "cost_centre", self._cost_centres())
+        self._suppliers()
+        self._months()
+        frames, groups, lines, offset = [], [], [], 0
+        for frame, group, line in self.blocks:
+            frames.append(frame)
+            groups.append(group + offset)
+            lines.append(line)
+            offset += len(frame)
+        rollup = pd.concat(frames, ignore_index=True)
+        rollup["rollup_row_id"] = np.arange(len(rollup), dtype=np.int64)
+        rollup["currency"] = pd.Series(reporting_currency, index=rollup.index, dtype=TEXT)
+        estimate = rollup["estimate_cost"].to_numpy(dtype="float64")
+        with np.errstate(divide="ignore", invalid="ignore"):
+            rollup["variance_pct"] = np.where(np.isnan(estimate) | (estimate == 0), np.nan,
+                                              rollup["variance"].to_numpy(dtype="float64") / estimate * 100.0)
+        drilldown = pd.DataFrame({
+            "rollup_row_id": np.concatenate(groups).astype(np.int64) if groups else np.empty(0, np.int64),
+            "line_id": np.concatenate(lines).astype(np.int64) if lines else np.empty(0, np.int64),
+        })
+        return rollup[list(ROLLUP_COLUMNS)], drilldown
+
+    # ------------------------------------------------------------------ the grains
+    def _all_lines(self, group_of_line: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        keep = group_of_line >= 0
+        return group_of_line[keep], np.flatnonzero(keep)
+
+    def _wo_columns(self, rows: np.ndarray) -> dict[str, Any]:
+        wos = self.wos
+        out = {name: wos[name].take(rows).reset_index(drop=True)
+               for name in ("site", "wo_number", "kind", "status")}
+        out["wo_source_system"] = wos["source_system"].take(rows).reset_index(drop=True)
+        out["wo_source_key"] = wos["source_key"].take(rows).reset_index(drop=True)
+        out["closed_date"] = wos["closed_date"].take(rows).reset_index(drop=True)
+        return out
+
+    def _wo_grain(self) -> None:
+        n = len(self.wos)
+        wo = np.arange(n, dtype=np.int64)
+        keys = self._wo_columns(wo)
+        keys["asset_id"] = self.wos["asset_id"].reset_index(drop=True)
+        keys["item_number"] = self.wos["item_number"].reset_index(drop=True)
+        keys["cost_centre"] = self._cost_centres().reset_index(drop=True)
+        self.add("wo", keys, n, (self.wo_of_line, np.arange(len(self.lines), dtype=np.int64)), (wo, wo))
+        # the work order's own estimate, zero included, as the per-WO roll-up always showed it
+        frame = self.blocks[-1][0]
+        frame["estimate_cost"] = self.wos["estimate_cost"].to_numpy(dtype="float64", na_value=np.nan)
+        frame["variance"] = frame["actual_cost"].to_numpy() - frame["estimate_cost"].to_numpy()
+
+    def _operations(self) -> None:
+        groups, one_line = _group_codes(pd.Series(self.wo_of_line), self.lines["op_seq"])
+        wo = self.wo_of_line[one_line]
+        keys = self._wo_columns(wo)
+        keys["op_seq"] = self.lines["op_seq"].take(one_line).reset_index(drop=True)
+        keys["_work_orders"] = np.ones(len(one_line), dtype=np.int64)
+        self.add("operation", keys, len(one_line), (groups, np.arange(len(self.lines), dtype=np.int64)), None)
+
+    def _by_work_order_attribute(self, grain: str, column: str | None, values: pd.Series | None) -> None:
+        """A grain keyed by (site, one attribute of the work order); NA groups the WOs without it."""
+        site = self.wos["site"].reset_index(drop=True)
+        if column is None:
+            group_of_wo, one_wo = _group_codes(site)
+            keys = {"site": site.take(one_wo).reset_index(drop=True)}
+        else:
+            in_grain = values.attrs.get("in_grain")
+            values = values.reset_index(drop=True)
+            group_of_wo, one_wo = _group_codes(site, values)
+            if in_grain is not None:
+                group_of_wo = np.where(in_grain, group_of_wo, -1)
+                kept = np.unique(group_of_wo[group_of_wo >= 0])
+                renumber = np.full(len(one_wo), -1, dtype=np.int64)
+                renumber[kept] = np.arange(len(kept))
+                group_of_wo = np.where(group_of_wo >= 0, renumber[np.maximum(group_of_wo, 0)], -1)
+                one_wo = one_wo[kept]
+            keys = {"site": site.take(one_wo).reset_index(drop=True), column: values.take(one_wo).reset_index(drop=True)}
+        wo = np.flatnonzero(group_of_wo >= 0)
+        self.add(grain, keys, len(one_wo), self._all_lines(group_of_wo[self.wo_of_line]), (group_of_wo[wo], wo))
+
+    def _production_items(self) -> pd.Series:
+        """The item a production work order makes; maintenance work orders are not in the item grain."""
+        items = self.wos["item_number"].reset_index(drop=True).copy()
+        items.attrs["in_grain"] = (self.wos["kind"] == "production").fillna(False).to_numpy(dtype=bool)
+        return items
+
+    def _asset_nodes(self) -> tuple[pd.DataFrame, np.ndarray, np.ndarray]:
+        """The assets (site, asset_id) the work orders and the asset table name, each with its parent
+        (position, -1 for none), and the node of each work order (its asset, or the site's "no asset")."""
+        assets = self.data["asset"].dropna(subset=["site", "asset_id"])
+        assets = assets.sort_values(["site", "asset_id", "source_system", "source_key"]).drop_duplicates(["site", "asset_id"])
+        n_assets, n_wo = len(assets), len(self.wos)
+        site = pd.concat([assets["site"], assets["site"], self.wos["site"]], ignore_index=True)
+        asset_id = pd.concat([assets["asset_id"], assets["parent_asset_id"], self.wos["asset_id"]], ignore_index=True)
+        node, one_row = _group_codes(site, asset_id)
+        nodes = pd.DataFrame({"site": site.take(one_row).to_numpy(), "asset_id": asset_id.take(one_row).to_numpy()})
+        nodes = nodes.astype(TEXT)
+        parent = np.full(len(one_row), -1, dtype=np.int64)
+        has_parent = assets["parent_asset_id"].notna().to_numpy()
+        parent[node[:n_assets][has_parent]] = node[n_assets:2 * n_assets][has_parent]
+        nodes["parent_asset_id"] = pd.Series(pd.NA, index=nodes.index, dtype=TEXT)
+        nodes.loc[parent >= 0, "parent_asset_id"] = nodes["asset_id"].to_numpy()[parent[parent >= 0]]
+        nodes["cost_centre"] = pd.Series(pd.NA, index=nodes.index, dtype=TEXT)
+        nodes.loc[node[:n_assets], "cost_centre"] = assets["cost_centre"].to_numpy()
+        nodes["source"] = pd.Series(pd.NA, index=nodes.index, dtype=TEXT)
+        nodes.loc[node[:n_assets], "source"] = (assets["source_system"] + " " + assets["source_key"]).to_numpy()
+        return nodes, parent, node[2 * n_assets:]
+
+    def _ancestors(self, nodes: pd.DataFrame, parent: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """Each node's chain up the hierarchy (itself first), as members/starts/counts for ``_expand``.
+
+        A parent chain that never ends is a cycle: refused, naming the assets on it."""
+        n = len(parent)
+        pairs_node, pairs_anc = [np.arange(n, dtype=np.int64)], [np.arange(n, dtype=np.int64)]
+        current = np.arange(n, dtype=np.int64)
+        for _ in range(n + 1):
+            current = np.where(current >= 0, parent[np.maximum(current, 0)], -1)
+            walking = current >= 0
+            if not walking.any():
+                break
+            pairs_node.append(np.flatnonzero(walking))
+            pairs_anc.append(current[walking])
+        else:
+            raise AssetHierarchyError(_describe_cycle(nodes, parent, int(np.flatnonzero(current >= 0)[0])))
+        node = np.concatenate(pairs_node)
+        ancestor = np.concatenate(pairs_anc)
+        order = np.argsort(node, kind="stable")
+        counts = np.bincount(node, minlength=n)
+        return ancestor[order], np.cumsum(counts) - counts, counts
+
+    def _assets(self) -> None:
+        nodes, parent, node_of_wo = self._asset_nodes()
+        self._nodes, self._node_of_wo = nodes, node_of_wo
+        members, starts, counts = self._ancestors(nodes, parent)
+        wo_rows, wo_groups = _expand(node_of_wo, counts, members, starts)
+        line_rows, line_groups = _expand(node_of_wo[self.wo_of_line], counts, members, starts)
+        keys = {"site": nodes["site"], "asset_id": nodes["asset_id"], "parent_asset_id": nodes["parent_asset_id"],
+                "cost_centre": nodes["cost_centre"]}
+        self.add("asset", keys, len(nodes), (line_groups, line_rows), (wo_groups, wo_rows))
+
+    def _cost_centres(self) -> pd.Series:
+        """The work order's cost centre, else its asset's."""
+        if not hasattr(self, "_nodes"):
+            self._nodes, _, self._node_of_wo = self._asset_nodes()
+        of_asset = self._nodes["cost_centre"].take(self._node_of_wo).reset_index(drop=True)
+        return self.wos["cost_centre"].reset_index(drop=True).fillna(of_asset)
+
+    def _suppliers(self) -> None:
+        """Outside and committed cost by the supplier of the PO line (else its PO header)."""
+        bought = np.flatnonzero(self.type_of_line >= 2)
+        site = self.lines["site"].take(bought).reset_index(drop=True)
+        supplier = self.lines["supplier_id"].take(bought).reset_index(drop=True)
+        groups, one = _group_codes(site, supplier)
+        keys = {"site": site.take(one).reset_index(drop=True), "supplier_id": supplier.take(one).reset_index(drop=True),
+                "_work_orders": self._distinct_wos(groups, bought, len(one))}
+        self.add("supplier", keys, len(one), (groups, bought), None)
+
+    def _months(self) -> None:
+        """Cost by the calendar month of each line's own date; lines without a date form their own row."""
+        dates = self.lines["line_date"].to_numpy(dtype="datetime64[us]")
+        month_text = pd.Series(np.datetime_as_string(dates.astype("datetime64[M]"), unit="M"), dtype=object)
+        month_text[np.isnat(dates)] = None
+        site = self.lines["site"].reset_index(drop=True)
+        month_number = pd.Series(np.where(np.isnat(dates), -1, dates.astype("datetime64[M]").astype(np.int64)))
+        groups, one = _group_codes(site, month_number)
+        every = np.arange(len(self.lines), dtype=np.int64)
+        keys = {"site": site.take(one).reset_index(drop=True), "month": month_text.take(one).reset_index(drop=True),
+                "_work_orders": self._distinct_wos(groups, every, len(one))}
+        self.add("month", keys, len(one), (groups, every), None)
+
+    def _distinct_wos(self, groups: np.ndarray, lines: np.ndarray, n_groups: int) -> np.ndarray:
+        pairs = pd.unique(groups * (len(self.wos) + 1) + self.wo_of_line[lines])
+        return np.bincount(pairs // (len(self.wos) + 1), minlength=n_groups).astype(np.int64)
+
+
+def _describe_cycle(nodes: pd.DataFrame, parent: np.ndarray, start: int) -> str:
+    """'site NORTH: P-1 -> P-2 -> P-1' for the cycle reached from ``start``, with the asset rows' sources."""
+    seen: list[int] = []
+    node = start
+    while node not in seen:
+        seen.append(node)
+        node = int(parent[node])
+    loop = seen[seen.index(node):] + [node]
+    names = " -> ".join(str(nodes.at[i, "asset_id"]) for i in loop)
+    sources = ", ".join(sorted({str(nodes.at[i, "source"]) for i in loop[:-1] if not pd.isna(nodes.at[i, "source"])}))
+    return (f"the asset hierarchy of site {nodes.at[node, 'site']} loops: {names} (asset.parent_asset_id; rows "
+            f"{sources}). An asset's cost includes its children's, so the cost roll-up needs a tree: fix the "
+            f"parent asset of one of these assets in its source")
 
 
 _LINE_FIELDS = ("site", "wo_number", "op_seq", "cost_type", "line_date", "amount_source", "currency_source",
@@ -502,3 +816,136 @@ def _rates_evidence(fx: pd.DataFrame, currencies: pd.Series, reporting_currency:
     pair = pair.sort_values("effective_date", ascending=False)
     grouped = grouped_records(pair, ["other"], "fx_rate", ("from_currency", "to_currency", "effective_date", "rate"), limit=5)
     return {key[0]: value for key, value in grouped.items()}
+
+
+# ---------------------------------------------------------------------------- CST-002 and CST-004
+
+_WO_FIELDS = ("site", "wo_number", "kind", "status", "currency", "created_date", "closed_date", "estimate_labour",
+              "estimate_material", "estimate_outside")
+_FIGURES = ("labour_cost", "material_cost", "outside_cost", "committed_cost", "actual_cost", "estimate_cost", "variance",
+            "variance_pct", "incomplete", "unconverted_lines")
+_LATE_FIELDS = ("site", "wo_number", "op_seq", "cost_type", "line_date", "amount_source", "currency_source", "fx_rate",
+                "amount", "po_number", "line_number")
+
+
+def _money(value: Any) -> str:
+    return "unknown" if value is None or pd.isna(value) else f"{value:,.2f}"
+
+
+def _plain(value: Any) -> Any:
+    """A figure for evidence JSON: NaN and NA as null, numpy numbers as Python ones."""
+    if value is None or pd.isna(value):
+        return None
+    if isinstance(value, (bool, np.bool_)):
+        return bool(value)
+    if isinstance(value, (int, np.integer)):
+        return int(value)
+    return round(float(value), 6)
+
+
+def _figures(row: pd.Series | dict) -> dict[str, Any]:
+    return {name: _plain(row[name]) for name in _FIGURES if name in row}
+
+
+def cost_over_estimate(data: CanonicalFrames, settings) -> pd.DataFrame:
+    """CST-002: work orders whose actual cost exceeds their estimate beyond both tolerances.
+
+    Actual cost is labour + material + outside (committed cost is not spent yet). Only work orders with
+    an estimate above zero are judged. Fires when the variance exceeds ``variance_pct`` percent of the
+    estimate and also ``min_variance_amount`` (reporting currency); both are overridable per site.
+    """
+    reporting = settings.reporting_currency.strip().upper()
+    costs = cost_rollup_of(data, reporting)
+    rows = costs.by_work_order
+    estimate = rows["estimate_cost"].to_numpy(dtype="float64", na_value=np.nan)
+    variance = rows["variance"].to_numpy(dtype="float64", na_value=np.nan)
+    pct = settings.tolerance_for("CST-002", "variance_pct", rows).to_numpy(dtype="float64")
+    amount = settings.tolerance_for("CST-002", "min_variance_amount", rows).to_numpy(dtype="float64")
+    with np.errstate(invalid="ignore"):
+        over = (estimate > 0) & (variance > estimate * pct / 100.0) & (variance > amount)
+    hits = np.flatnonzero(np.nan_to_num(over, nan=0).astype(bool))
+    if not len(hits):
+        return pd.DataFrame(columns=list(SUBJECT_COLUMNS))
+    found = rows.iloc[hits].reset_index(drop=True)
+    wos = costs.work_orders.iloc[hits].reset_index(drop=True)
+    summaries, evidence = [], []
+    for (_, row), wo_record, tol_pct, tol_amount in zip(found.iterrows(), records(wos, "work_order", _WO_FIELDS),
+                                                        pct[hits], amount[hits]):
+        incomplete = (f" Its roll-up is incomplete ({row['unconverted_lines']} line(s) could not be converted, "
+                      "see CST-003), so the overrun may be larger." if row["incomplete"] else "")
+        summaries.append(
+            f"Work order {row['wo_number']} ({row['wo_source_system']}, site {row['site']}) has cost "
+            f"{_money(row['actual_cost'])} {reporting} (labour {_money(row['labour_cost'])}, material "
+            f"{_money(row['material_cost'])}, outside {_money(row['outside_cost'])}) against an estimate of "
+            f"{_money(row['estimate_cost'])} {reporting}: {_money(row['variance'])} ({row['variance_pct']:.1f}%) over, "
+            f"beyond the tolerance of {tol_pct:g}% and {tol_amount:,.2f} {reporting}.{incomplete}")
+        evidence.append(to_json({
+            "records": [wo_record], "rollup": {"currency": reporting, **_figures(row)},
+            "tolerance": {"variance_pct": _plain(tol_pct), "min_variance_amount": _plain(tol_amount)},
+        }))
+    subjects = found.assign(source_system=found["wo_source_system"], source_key=found["wo_source_key"])
+    return subject_frame(subjects, "work_order", wo_number=subjects["wo_number"], summary=summaries, evidence=evidence)
+
+
+def cost_after_close(data: CanonicalFrames, settings) -> pd.DataFrame:
+    """CST-004: closed work orders with cost lines dated after their closed date (plus ``grace_days``).
+
+    Labour, material and outside lines count (not commitments, which are not posted cost). One finding
+    per work order; its evidence shows the roll-up before (without the late lines) and after, and the
+    late lines. A closed work order without a closed date cannot be judged and is not reported.
+    """
+    reporting = settings.reporting_currency.strip().upper()
+    costs = cost_rollup_of(data, reporting)
+    wos = costs.work_orders
+    lines = costs.detailed_lines
+    closed_on = wos["closed_date"].to_numpy(dtype="datetime64[us]")
+    grace = settings.tolerance_for("CST-004", "grace_days", wos).to_numpy(dtype="float64")
+    limit = closed_on + (grace * 86400e6).astype("int64").astype("timedelta64[us]")
+    is_closed = (wos["status"] == "closed").fillna(False).to_numpy(dtype=bool) & ~np.isnat(closed_on)
+    wo_of_line = lines["_wo"].to_numpy(dtype=np.int64)
+    posted = (lines["cost_type"] != "committed").fillna(False).to_numpy(dtype=bool)
+    dates = lines["line_date"].to_numpy(dtype="datetime64[us]")
+    candidates = np.flatnonzero(posted & is_closed[wo_of_line] & ~np.isnat(dates))
+    late = candidates[dates[candidates] > limit[wo_of_line[candidates]]]
+    if not len(late):
+        return pd.DataFrame(columns=list(SUBJECT_COLUMNS))
+    late_lines = lines.iloc[late]
+    by_wo = costs.by_work_order
+    hit_wos = np.unique(wo_of_line[late])
+    summaries, evidence = [], []
+    wo_records = records(wos.iloc[hit_wos], "work_order", _WO_FIELDS)
+    for wo, wo_record in zip(hit_wos, wo_records):
+        mine = late_lines[late_lines["_wo"].to_numpy() == wo]
+        after = by_wo.iloc[wo]
+        before = dict(_figures(after))
+        for kind in ("labour", "material", "outside"):
+            of_kind = mine[mine["cost_type"] == kind]
+            before[f"{kind}_cost"] = after[f"{kind}_cost"] - of_kind["amount"].fillna(0.0).sum()
+        before["actual_cost"] = before["labour_cost"] + before["material_cost"] + before["outside_cost"]
+        before["variance"] = before["actual_cost"] - after["estimate_cost"]
+        before["variance_pct"] = (before["variance"] / after["estimate_cost"] * 100.0
+                                  if after["estimate_cost"] and not pd.isna(after["estimate_cost"]) else None)
+        before["unconverted_lines"] = int(after["unconverted_lines"] - (~mine["converted"]).sum())
+        before["incomplete"] = before["unconverted_lines"] > 0
+        listed = "; ".join(
+            f"{row.entity} {row.source_key} of {text(row.line_date)} ({_money(row.amount_source)} {text(row.currency_source)})"
+            for row in mine.head(5).itertuples())
+        more = f" and {len(mine) - 5} more" if len(mine) > 5 else ""
+        summaries.append(
+            f"Work order {after['wo_number']} ({after['wo_source_system']}, site {after['site']}) was closed on "
+            f"{text(after['closed_date'])}, but {len(mine)} cost line(s) dated after that are posted to it: {listed}{more}. "
+            f"They restate its closed roll-up: actual cost {_money(before['actual_cost'])} -> "
+            f"{_money(after['actual_cost'])} {reporting} (grace {grace[wo]:g} days).")
+        line_records = records(mine.assign(source_system=mine["source_system"], source_key=mine["source_key"]), "",
+                               _LATE_FIELDS)
+        for record, entity in zip(line_records, mine["entity"]):
+            record["entity"] = entity
+        evidence.append(to_json({
+            "records": [wo_record, *line_records],
+            "rollup_before": {"currency": reporting, **_figures(before)},
+            "rollup_after": {"currency": reporting, **_figures(after)},
+            "late_lines": len(mine), "grace_days": _plain(grace[wo]),
+        }))
+    found = by_wo.iloc[hit_wos].reset_index(drop=True)
+    subjects = found.assign(source_system=found["wo_source_system"], source_key=found["wo_source_key"])
+    return subject_frame(subjects, "work_order", wo_number=subjects["wo_number"], summary=summaries, evidence=evidence)

@@ -46,6 +46,8 @@ CHECKS: dict[str, RuleCheck] = {
     "OSP-009": receiving.invoiced_beyond_received,
     "CST-001": receiving.invoice_price_differs,
     "TRC-001": traceability.closed_without_sign_off,
+    "CST-002": costs.cost_over_estimate,
+    "CST-004": costs.cost_after_close,
 }
 COST_RULE = "CST-003"
 
@@ -194,13 +196,20 @@ def _unknown_tolerances(rule_id: str, values: Mapping[str, Any], where: str) -> 
 
 @dataclass
 class ReconcileResult:
-    """What one reconcile found: findings, the per-WO roll-up and the cost lines behind it."""
+    """What one reconcile found: findings, the roll-up at every grain, the cost lines behind it and
+    the drill-down pairs (roll-up row, cost line)."""
 
     findings: pd.DataFrame
     rollup: pd.DataFrame
     cost_lines: pd.DataFrame
+    drilldown: pd.DataFrame
     #: the links LNK-006 suggests (``reconciliation.suggest.SUGGESTION_COLUMNS``), to publish as wo_po_link rows
     suggestions: pd.DataFrame = field(default_factory=suggest.empty_suggestions)
+
+    @property
+    def wo_rollup(self) -> pd.DataFrame:
+        """The roll-up rows of the work-order grain."""
+        return self.rollup[(self.rollup["grain"] == "wo").to_numpy()].reset_index(drop=True)
 
 
 def reconcile(frames: Mapping[str, pd.DataFrame], settings: ReconcileSettings) -> ReconcileResult:
@@ -216,7 +225,7 @@ def reconcile(frames: Mapping[str, pd.DataFrame], settings: ReconcileSettings) -
     for rule_id, check in CHECKS.items():
         if settings.enabled(rule_id):
             parts.append(make_findings(rule_id, check(data, settings)))
-    cost_rollup = costs.roll_up(data, reporting)
+    cost_rollup = costs.cost_rollup_of(data, reporting)
     if settings.enabled(COST_RULE):
         parts.append(make_findings(COST_RULE, costs.unconvertible_lines(cost_rollup, data, reporting)))
     findings = pd.concat([p for p in parts if len(p)], ignore_index=True) if any(len(p) for p in parts) else empty_findings()
@@ -225,4 +234,5 @@ def reconcile(frames: Mapping[str, pd.DataFrame], settings: ReconcileSettings) -
     ).reset_index(drop=True)[list(FINDING_COLUMNS)]
     suggestions = getattr(data, "suggested_links", None)
     return ReconcileResult(findings=findings, rollup=cost_rollup.rollup, cost_lines=cost_rollup.cost_lines,
+                           drilldown=cost_rollup.drilldown,
                            suggestions=suggestions if suggestions is not None else suggest.empty_suggestions())

@@ -115,7 +115,7 @@ def result():
 
 
 def wo(result, number: str) -> pd.Series:
-    rows = result.rollup[result.rollup["wo_number"] == number]
+    rows = result.wo_rollup[result.wo_rollup["wo_number"] == number]
     assert len(rows) == 1
     return rows.iloc[0]
 
@@ -123,7 +123,7 @@ def wo(result, number: str) -> pd.Series:
 def test_layout(result):
     assert tuple(result.rollup.columns) == ROLLUP_COLUMNS
     assert tuple(result.cost_lines.columns) == COST_LINE_COLUMNS
-    assert list(result.rollup["wo_number"]) == ["1001", "1002", "1003"]
+    assert list(result.wo_rollup["wo_number"]) == ["1001", "1002", "1003"]
     assert (result.rollup["currency"] == "EUR").all()
 
 
@@ -194,7 +194,7 @@ def test_zero_estimate_has_no_variance_percent(result):
 def test_converted_lines_add_up_to_the_roll_up(result):
     lines = result.cost_lines[result.cost_lines["converted"]]
     by_wo = lines[lines["cost_type"] != "committed"].groupby("wo_number")["amount"].sum()
-    rollup = result.rollup.set_index("wo_number")
+    rollup = result.wo_rollup.set_index("wo_number")
     for number, total in by_wo.items():
         assert rollup.at[number, "actual_cost"] == pytest.approx(total)
 
@@ -203,7 +203,7 @@ def test_disabling_cst_003_keeps_the_incomplete_flag():
     settings = ReconcileSettings(as_of=datetime.date(2024, 6, 30), reporting_currency="EUR", disabled=frozenset({"CST-003"}))
     disabled = reconcile(example_frames(), settings)
     assert not (disabled.findings["rule_id"] == "CST-003").any()
-    assert bool(disabled.rollup.set_index("wo_number").at["1002", "incomplete"])
+    assert bool(disabled.wo_rollup.set_index("wo_number").at["1002", "incomplete"])
 
 
 def test_uom_factor_prefers_the_item_specific_conversion():
