@@ -488,20 +488,23 @@ def reconcile_and_publish(config: Config, warehouse: Warehouse, run_id: str,
     exception_counts = publish_exceptions(warehouse, result.findings, run_id=run_id, rules_run=rules_run)
     link_counts = publish_suggestions(warehouse, result.suggestions, run_id=run_id) \
         if settings.enabled(SUGGESTION_RULE) else {}
-    publish_rollup(warehouse, result.rollup, result.cost_lines, run_id=run_id, as_of=as_of)
+    rollup_counts = publish_rollup(warehouse, result.rollup, result.cost_lines, result.drilldown, run_id=run_id,
+                                   as_of=as_of)
     published = warehouse.read_table(schema.exception)
-    reports = write_gap_report(published, result.rollup, out_dir=config.reports_dir, run={
+    reports = write_gap_report(published, result.wo_rollup, out_dir=config.reports_dir, run={
         "run_id": run_id, "as_of": as_of.isoformat(), "finished_at": utcnow().isoformat(timespec="seconds"),
         "reporting_currency": config.reporting_currency, "config": str(config.path)})
     seconds["publish"] = time.perf_counter() - started
 
-    costliest = (result.rollup.sort_values("actual_cost", ascending=False).head(5)
+    by_wo = result.wo_rollup
+    costliest = (by_wo.sort_values("actual_cost", ascending=False).head(5)
                  [["site", "wo_number", "kind", "actual_cost", "estimate_cost", "incomplete"]]
-                 .to_dict(orient="records") if not result.rollup.empty else [])
+                 .to_dict(orient="records") if not by_wo.empty else [])
     return {
         "findings_by_rule": result.findings["rule_id"].value_counts().sort_index().to_dict()
         if not result.findings.empty else {},
         "exceptions": exception_counts,
+        "rollup": rollup_counts,
         "costliest": costliest,
         "links": link_counts,
         "reports": {k: str(v) for k, v in reports.items()},

@@ -1,4 +1,4 @@
-"""Publish: exceptions with their lifecycle, and the cost roll-up with its drill-down lines.
+"""Publish: exceptions with their lifecycle, and the cost roll-up history with its drill-down lines.
 
 An exception's id is a hash of its rule and subject, so a re-run updates it instead of adding a
 copy. New findings open; a resolved exception that is found again reopens; a waived one whose
@@ -14,7 +14,7 @@ from collections.abc import Iterable
 from datetime import date, datetime
 
 import pandas as pd
-from sqlalchemy import select
+from sqlalchemy import select, update
 
 from threadline.warehouse import schema
 from threadline.warehouse.store import Warehouse, insert_rows, lock_for_write, upsert, utcnow
@@ -125,13 +125,62 @@ def _merge_findings(conn, existing: pd.DataFrame, findings: pd.DataFrame, *, run
     }
 
 
-def publish_rollup(warehouse: Warehouse, rollup: pd.DataFrame, cost_lines: pd.DataFrame, *, run_id: str,
-                   as_of: date) -> None:
-    """Replace the current roll-up and its drill-down lines with this run's, in one transaction."""
-    rollup = rollup.assign(run_id=run_id, as_of=pd.Timestamp(as_of))
-    lines = cost_lines.assign(run_id=run_id)
+#: roll-up columns that key a row within its grain; their text, joined, is the row's ``rollup_key``
+_ROLLUP_KEYS = ("site", "wo_number", "op_seq", "asset_id", "item_number", "cost_centre", "supplier_id", "month")
+#: a figure that moved by less than this (reporting currency) is rounding, not a restatement
+_RESTATEMENT_THRESHOLD = 0.005
+
+
+def rollup_keys(rollup: pd.DataFrame) -> pd.Series:
+    """The grain and its keys as one text ("wo|NORTH|1001|||||||"): the same row in every run."""
+    key = rollup["grain"].astype(str)
+    for column in _ROLLUP_KEYS:
+        key = key + "|" + rollup[column].astype(object).where(rollup[column].notna(), "").astype(str)
+    return key
+
+
+def _closed_at_previous_run(previous: pd.DataFrame) -> pd.Series:
+    """Whether a previously published figure was final: a closed work order (or its operation), or a
+    month that had ended by that run's as-of date. Other grains move as open work goes on."""
+    by_wo = previous["grain"].isin(["wo", "operation"]) & previous["status"].eq("closed")
+    month_end = pd.to_datetime(previous["month"], format="%Y-%m", errors="coerce") + pd.offsets.MonthBegin(1)
+    by_month = previous["grain"].eq("month") & (month_end <= pd.to_datetime(previous["as_of"]))
+    return (by_wo | by_month.fillna(False)).astype(bool)
+
+
+def publish_rollup(warehouse: Warehouse, rollup: pd.DataFrame, cost_lines: pd.DataFrame, drilldown: pd.DataFrame,
+                   *, run_id: str, as_of: date) -> dict[str, int]:
+    """Add this run's roll-up, cost lines and drill-down to their history, in one transaction.
+
+    Earlier runs' rows are kept; this run's roll-up rows become the current ones (``is_current``).
+    Each row carries the actual cost the previous current row of the same key showed, and is flagged
+    ``restated`` when a figure that was final then (a closed work order or operation, a month ended by
+    that run's as-of date) has changed: a late invoice shows as a restatement, not a silent change.
+    Row and line ids are "<run id>.<n>", so the drill-down rows of every run stay valid.
+    Returns the counts of rows, lines, drill-down pairs and restated rows written.
+    """
+    rows = rollup.copy()
+    rows["rollup_key"] = rollup_keys(rows)
+    rows["rollup_row_id"] = run_id + "." + rows["rollup_row_id"].astype("int64").astype(str)
+    rows = rows.assign(run_id=run_id, as_of=pd.Timestamp(as_of), computed_at=utcnow(), is_current=True)
+    lines = cost_lines.assign(run_id=run_id, line_id=run_id + "." + cost_lines["line_id"].astype("int64").astype(str))
+    pairs = pd.DataFrame({"rollup_row_id": run_id + "." + drilldown["rollup_row_id"].astype("int64").astype(str),
+                          "line_id": run_id + "." + drilldown["line_id"].astype("int64").astype(str)})
+    table = schema.cost_rollup
     with warehouse.engine.begin() as conn:
-        conn.execute(schema.cost_line.delete())
-        conn.execute(schema.cost_rollup.delete())
-        insert_rows(conn, schema.cost_rollup, rollup[[c.name for c in schema.cost_rollup.columns]])
-        insert_rows(conn, schema.cost_line, lines[[c.name for c in schema.cost_line.columns if c.name != "line_id"]])
+        lock_for_write(conn, table)
+        previous = pd.read_sql(
+            select(table.c.rollup_key, table.c.grain, table.c.status, table.c.month, table.c.as_of,
+                   table.c.actual_cost).where(table.c.is_current.is_(True)), conn)
+        previous = previous.drop_duplicates("rollup_key", keep="last")
+        final = previous.assign(_final=_closed_at_previous_run(previous).to_numpy())
+        before = rows[["rollup_key"]].merge(final[["rollup_key", "actual_cost", "_final"]], how="left", on="rollup_key")
+        rows["previous_actual_cost"] = before["actual_cost"].to_numpy(dtype="float64", na_value=float("nan"))
+        moved = (rows["actual_cost"] - rows["previous_actual_cost"]).abs() > _RESTATEMENT_THRESHOLD
+        rows["restated"] = (before["_final"].fillna(False).astype(bool).to_numpy() & moved.to_numpy())
+        conn.execute(update(table).where(table.c.is_current.is_(True)).values(is_current=False))
+        insert_rows(conn, table, rows[[c.name for c in table.columns]])
+        insert_rows(conn, schema.cost_line, lines[[c.name for c in schema.cost_line.columns]])
+        insert_rows(conn, schema.cost_drilldown, pairs)
+    return {"rollup_rows": int(len(rows)), "cost_lines": int(len(lines)), "drilldown": int(len(pairs)),
+            "restated": int(rows["restated"].sum())}

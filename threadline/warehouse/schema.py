@@ -235,28 +235,49 @@ link_event = Table(
     comment="Append-only history of suggested links and the stewards' decisions on them (who, when, why).",
 )
 
+#: the roll-up's key and descriptive columns (a grain fills its own keys; the rest stay NULL)
+_ROLLUP_KEY_COLUMNS = (
+    ("site", String(64)), ("wo_number", String(64)), ("op_seq", String(32)), ("asset_id", String(64)),
+    ("parent_asset_id", String(64)), ("item_number", String(64)), ("cost_centre", String(64)),
+    ("supplier_id", String(64)), ("month", String(7)), ("wo_source_system", String(64)),
+    ("wo_source_key", String(255)), ("kind", String(16)), ("status", String(16)),
+)
+
 cost_rollup = Table(
     "tl_cost_rollup", metadata,
-    Column("site", String(64), primary_key=True),
-    Column("wo_number", String(64), primary_key=True),
-    Column("wo_source_system", String(64), primary_key=True),
-    Column("wo_source_key", String(255)),
-    Column("kind", String(16)),
-    Column("status", String(16)),
+    Column("rollup_row_id", String(64), primary_key=True),  # "<run id>.<n>": unique across runs
+    Column("run_id", String(40), nullable=False),
+    Column("as_of", Date, nullable=False),
+    Column("computed_at", DateTime, nullable=False),
+    # the latest run's rows; earlier runs' rows stay as history with is_current false
+    Column("is_current", Boolean, nullable=False),
+    Column("grain", String(16), nullable=False),  # operation, wo, asset, item, site, cost_centre, supplier, month
+    # the grain and its keys as one text, the same in every run: finds a row's earlier values
+    Column("rollup_key", Text, nullable=False),
+    *(Column(name, type_) for name, type_ in _ROLLUP_KEY_COLUMNS),
+    Column("closed_date", Date),
     Column("currency", String(3), nullable=False),
     Column("labour_cost", Float), Column("material_cost", Float), Column("outside_cost", Float),
     Column("committed_cost", Float), Column("actual_cost", Float), Column("estimate_cost", Float),
     Column("variance", Float), Column("variance_pct", Float),
+    Column("work_orders", Integer), Column("estimated_work_orders", Integer),
+    Column("cost_lines", Integer, nullable=False),
     Column("incomplete", Boolean, nullable=False),
     Column("unconverted_lines", Integer, nullable=False),
-    Column("run_id", String(40), nullable=False),
-    Column("as_of", Date, nullable=False),
-    comment="Cost roll-up per work order in the reporting currency, as computed by the named run.",
+    # the actual cost the previous run published for the same key; restated: a closed figure changed
+    Column("previous_actual_cost", Float),
+    Column("restated", Boolean, nullable=False),
+    Index("ix_tl_cost_rollup_grain_is_current", "grain", "is_current"),
+    Index("ix_tl_cost_rollup_rollup_key", "rollup_key"),
+    Index("ix_tl_cost_rollup_run_id", "run_id"),
+    comment="Cost roll-up per operation, work order, asset (with its children), item, site, cost centre, "
+            "supplier and month in the reporting currency; every run's rows are kept, the latest flagged current.",
 )
 
 cost_line = Table(
     "tl_cost_line", metadata,
-    Column("line_id", Integer, primary_key=True, autoincrement=True),
+    Column("line_id", String(64), primary_key=True),  # "<run id>.<n>"
+    Column("run_id", String(40), nullable=False),
     Column("site", String(64), nullable=False),
     Column("wo_number", String(64), nullable=False),
     Column("op_seq", String(32)),
@@ -271,9 +292,17 @@ cost_line = Table(
     Column("amount", Float),
     Column("converted", Boolean, nullable=False),
     Column("problem", Text),
-    Column("run_id", String(40), nullable=False),
-    Index("ix_tl_cost_line_site_wo", "site", "wo_number"),
-    comment="The source lines behind each roll-up figure (drill-down).",
+    Column("supplier_id", String(64)),
+    Index("ix_tl_cost_line_run_id_site_wo_number", "run_id", "site", "wo_number"),
+    comment="The source lines behind the roll-up of each run, converted to the reporting currency.",
+)
+
+cost_drilldown = Table(
+    "tl_cost_drilldown", metadata,
+    Column("rollup_row_id", String(64), primary_key=True),
+    Column("line_id", String(64), primary_key=True),
+    Index("ix_tl_cost_drilldown_line_id", "line_id"),
+    comment="Drill-down: the cost lines (tl_cost_line) behind each roll-up row (tl_cost_rollup).",
 )
 
 inbox_file = Table(
