@@ -277,6 +277,12 @@ def _units_arg(arg: Any) -> str | None:
     return None
 
 
+def _codes_arg(arg: Any) -> str | None:
+    if isinstance(arg, list) and arg and all(isinstance(c, (str, int)) and not isinstance(c, bool) for c in arg):
+        return None
+    return "needs a list of codes"
+
+
 def _lookup_arg(arg: Any) -> str | None:
     from mappings.canonical import ENTITIES
 
@@ -547,6 +553,16 @@ def convert_units(s: pd.Series, arg: dict) -> Step:
                 f"no factor for the unit, or the quantity is not a number (units with factors: {known})")
 
 
+def when_first_is(s: pd.Series, codes: list) -> Step:
+    """A joined ``code|value`` (``from: [STATUS, STATUSDATE]``) -> the value where the code is one of
+    ``codes``, else empty: a status date is a closing date only for a closed record."""
+    text = blank_to_na(as_text(s))
+    parts = text.str.split("|", n=1, regex=False)
+    code = parts.str.get(0).astype("string").str.strip()
+    value = blank_to_na(parts.str.get(1).astype("string"))
+    return Step(value.where(code.isin([str(c) for c in codes]).fillna(False).astype(bool)))
+
+
 def prefix(s: pd.Series, text: str) -> Step:
     values = blank_to_na(as_text(s))
     return Step(text + values)
@@ -581,6 +597,8 @@ TRANSFORMS: dict[str, Transform] = {
         Transform("jde_julian_datetime", jde_julian_datetime, _no_arg,
                   "JD Edwards CYYDDD|HHMMSS (from: [date, time]) -> timestamp"),
         Transform("currency_code", currency_code, _currency_arg, "ISO 4217 alpha-3 (usd, 840 -> USD)"),
+        Transform("when_first_is", when_first_is, _codes_arg,
+                  "code|value (from: [status, date]) -> the value where the code is listed, else empty"),
         Transform("convert_units", convert_units, _units_arg,
                   "quantity|unit (from: [qty, uom]) -> quantity in the `to` unit"),
         # resolved by the mapping engine against the warehouse; see mappings.engine.Lookups

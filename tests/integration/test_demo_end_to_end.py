@@ -44,7 +44,14 @@ def table_counts(url: str) -> dict[str, int]:
                   for name, t in schema.CANONICAL_TABLES.items()}
         counts["tl_exception"] = conn.execute(select(func.count()).select_from(schema.exception)).scalar_one()
         counts["tl_quarantine"] = conn.execute(select(func.count()).select_from(schema.quarantine)).scalar_one()
-        counts["tl_cost_rollup"] = conn.execute(select(func.count()).select_from(schema.cost_rollup)).scalar_one()
+        # the roll-up keeps every run's rows as history: a re-run adds rows, but the current ones are the same
+        # and restate nothing
+        current = schema.cost_rollup.c.is_current.is_(True)
+        counts["tl_cost_rollup current"] = conn.execute(
+            select(func.count()).select_from(schema.cost_rollup).where(current)).scalar_one()
+        counts["tl_cost_rollup restated"] = conn.execute(
+            select(func.count()).select_from(schema.cost_rollup).where(current & schema.cost_rollup.c.restated)
+        ).scalar_one()
     engine.dispose()
     return counts
 

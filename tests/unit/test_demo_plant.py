@@ -19,7 +19,8 @@ from threadline.demo.landscape import SOURCES, build_landscape
 from threadline.demo.plant import defect_count
 
 RULES = {"LNK-001", "LNK-002", "LNK-003", "LNK-004", "LNK-005", "LNK-006", "LNK-007", "OSP-001", "OSP-002", "OSP-003",
-         "OSP-004", "OSP-005", "OSP-006", "CST-003", "TRC-001", "OSP-007", "OSP-008", "OSP-009", "CST-001"}
+         "OSP-004", "OSP-005", "OSP-006", "CST-003", "TRC-001", "OSP-007", "OSP-008", "OSP-009", "CST-001", "CST-002",
+         "CST-004"}
 SPECS = Path(__file__).resolve().parents[2] / "mappings" / "specs"
 B2MML = "{http://www.mesa.org/xml/B2MML}"
 
@@ -138,6 +139,9 @@ def test_every_rule_is_planted_on_every_site_it_can_be(request, fixture):
         assert by_rule_source[("OSP-008", "receipt", erp)] == n
         assert by_rule_source[("OSP-009", "po_line", erp)] == 2 * n
         assert by_rule_source[("CST-001", "invoice_line", erp)] == n
+    # a maintenance overrun and a late invoice on a closed production order, on both sites
+    assert by_rule_source[("CST-002", "work_order", "maximo")] == 2 * n
+    assert by_rule_source[("CST-004", "work_order", "mes")] == 2 * n
     # a dangling MES PO reference on an OSP op is two findings about the same op
     dangling = {d["source_key"] for d in defects if d["rule_id"] == "LNK-002" and d["subject_entity"] == "wo_operation"}
     osp001 = {d["source_key"] for d in defects if d["rule_id"] == "OSP-001"}

@@ -32,6 +32,7 @@ import numpy as np
 import pandas as pd
 
 from threadline.demo import outside_processing, receiving, suggestions
+from threadline.demo.costs import CST002_ROLE, CST004_ROLE, collect_cost_defects, settle_costs
 
 AS_OF = date(2026, 6, 30)
 AS_OF_DAY = np.datetime64(AS_OF.isoformat(), "D")
@@ -312,12 +313,14 @@ def _maintenance(rng: np.random.Generator, n_mnt: int, n_def: int, equipment: pd
     for s in range(2):
         demands += [("lnk002_wo", s, n_def), ("lnk002_link", s, n_def), ("cst003_material", s, n_def)]
     demands.append(("quarantine_status", 0, n_def))
+    demands += [(CST002_ROLE, s, n_def) for s in range(2)]
     role, forced_site = _reserve(rng, n_mnt, demands)
     site_index = np.where(forced_site >= 0, forced_site, rng.integers(2, size=n_mnt))
     site = np.asarray(SITES, dtype=object)[site_index]
     status = _choice(rng, MNT_STATUSES, n_mnt, MNT_STATUS_P)
     status[np.isin(role, ["lnk002_wo", "quarantine_status"])] = "APPR"
     status[np.isin(role, ["lnk002_link", "cst003_material"])] = "INPRG"
+    status[role == CST002_ROLE] = "INPRG"
     n_tasks = rng.integers(1, 4, size=n_mnt)
     has_service = (rng.random(n_mnt) < 0.2) & (role == "")
     service_task = (rng.random(n_mnt) * n_tasks).astype("int64")
@@ -458,6 +461,7 @@ def _production(rng: np.random.Generator, n_prod: int, n_def: int, items: pd.Dat
         demands += [("lnk003", s, n_def), ("lnk004", s, n_def), ("lnk005", s, n_def), ("lnk007", s, n_def)]
     demands += receiving.production_demands(n_def)
     demands += outside_processing.demands(n_def)
+    demands += [(CST004_ROLE, s, n_def) for s in range(2)]
     role, forced_site = _reserve(rng, n_prod, demands)
     site_index = np.where(forced_site >= 0, forced_site, rng.integers(2, size=n_prod))
     site = np.asarray(SITES, dtype=object)[site_index]
@@ -473,6 +477,7 @@ def _production(rng: np.random.Generator, n_prod: int, n_def: int, items: pd.Dat
         rows = role == name
         state[rows] = st
         has_osp[rows] = osp
+    state[role == CST004_ROLE], has_osp[role == CST004_ROLE] = "Closed", True
     osp_pos = 1 + (rng.random(n_prod) * (n_ops - 2)).astype("int64")
     current = (rng.random(n_prod) * n_ops).astype("int64")
     current[role == "osp005"] = osp_pos[role == "osp005"]
@@ -791,8 +796,8 @@ def generate_plant(scale: int = DEFAULT_SCALE, seed: int = DEFAULT_SEED) -> Plan
         raise ValueError(f"scale must be a positive number of work orders, not {scale}")
     rng = np.random.default_rng(seed)
     n_def = defect_count(scale)
-    n_mnt = max(round(scale * 0.4), 7 * n_def + 6)
-    n_prod = max(scale - round(scale * 0.4), 44 * n_def + 24)
+    n_mnt = max(round(scale * 0.4), 9 * n_def + 6)
+    n_prod = max(scale - round(scale * 0.4), 46 * n_def + 24)
 
     suppliers = _suppliers(rng, scale)
     outside_processing.approve_service_suppliers(suppliers)
@@ -848,6 +853,7 @@ def generate_plant(scale: int = DEFAULT_SCALE, seed: int = DEFAULT_SEED) -> Plan
         prod_ops=prod["ops"], prod_materials=prod["materials"], po_headers=headers, po_lines=lines,
         receipts=receipts, invoices=invoices, defects=defects, quarantine=quarantine, link_truth=link_truth,
     )
+    settle_costs(plant, seed)
     _collect_defects(plant)
     return plant
 
@@ -1052,6 +1058,7 @@ def _collect_defects(plant: Plant) -> None:
                                  "note": f"ProcessSegmentID {UNKNOWN_SEGMENT} is not a process segment the MES mapping knows"})
     outside_processing.collect_defects(plant, _defect)
     suggestions.collect_defects(plant, _defect)
+    collect_cost_defects(plant, _defect)
 
 
 def _defect(rule_id: str, subject: str, erp_or_source: str, ref: tuple, note: str) -> dict[str, Any]:
