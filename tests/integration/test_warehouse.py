@@ -190,3 +190,48 @@ def test_a_steward_acting_while_a_run_publishes_waits_and_is_refused_instead_of_
     assert (current["status"], current["resolution"]) == ("resolved", "cleared_by_data")
     history = events(warehouse)
     assert list(history.loc[history["exception_id"] == "EX-a", "to_status"]) == ["open", "resolved"]
+
+
+def test_the_cost_roll_up_keeps_every_runs_rows_and_flags_a_late_invoice_as_a_restatement(warehouse):
+    from datetime import date
+
+    from reconciliation.engine import ReconcileSettings, reconcile
+    from reconciliation.frames import frame_from_rows
+    from threadline.publish import publish_rollup
+
+    def frames(with_late_invoice: bool) -> dict:
+        tables = {
+            "work_order": [{"source_system": "mes", "source_key": "WO-1", "wo_number": "1", "site": "NORTH",
+                            "kind": "production", "status": "closed", "closed_date": "2024-05-31"}],
+            "labour_entry": [{"source_system": "mes", "source_key": "L-1", "entry_id": "L-1", "wo_number": "1",
+                              "site": "NORTH", "hours": 2, "rate": 50, "currency": "EUR", "entry_date": "2024-05-20"}],
+            "po_line": [{"source_system": "erp", "source_key": "4711|1", "po_number": "4711", "line_number": "1",
+                         "site": "NORTH", "status": "closed", "wo_ref": "1", "qty_ordered": 1, "unit_price": 400,
+                         "currency": "EUR"}],
+            "invoice_line": [{"source_system": "erp", "source_key": "INV-9|1", "invoice_number": "INV-9",
+                              "invoice_line": "1", "po_number": "4711", "line_number": "1", "site": "NORTH",
+                              "qty": 1, "amount": 400, "currency": "EUR", "invoice_date": "2024-06-10"}]
+            if with_late_invoice else [],
+        }
+        return {name: frame_from_rows(name, rows) for name, rows in tables.items()}
+
+    settings = ReconcileSettings(as_of=date(2024, 6, 30), reporting_currency="EUR")
+    first = reconcile(frames(False), settings)
+    counts = publish_rollup(warehouse, first.rollup, first.cost_lines, first.drilldown, run_id="R1", as_of=date(2024, 6, 5))
+    assert counts["restated"] == 0
+    second = reconcile(frames(True), settings)
+    counts = publish_rollup(warehouse, second.rollup, second.cost_lines, second.drilldown, run_id="R2",
+                            as_of=date(2024, 6, 30))
+    rollup = warehouse.read_table(schema.cost_rollup)
+    wo_rows = rollup[rollup["grain"] == "wo"].set_index("run_id")
+    assert list(wo_rows.index) == ["R1", "R2"], "the first run's row is kept as history"
+    assert not wo_rows.at["R1", "is_current"] and wo_rows.at["R2", "is_current"]
+    assert wo_rows.at["R1", "actual_cost"] == 100 and wo_rows.at["R2", "actual_cost"] == 500
+    assert wo_rows.at["R2", "previous_actual_cost"] == 100 and wo_rows.at["R2", "restated"]
+    assert counts["restated"] >= 1
+    # the late invoice is a finding too, and the R2 figure drills down to both lines
+    assert "CST-004" in set(second.findings["rule_id"])
+    pairs = warehouse.read_table(schema.cost_drilldown)
+    lines = warehouse.read_table(schema.cost_line).set_index("line_id")
+    behind = lines.loc[pairs.loc[pairs["rollup_row_id"] == wo_rows.at["R2", "rollup_row_id"], "line_id"], "source_key"]
+    assert sorted(behind) == ["INV-9|1", "L-1"]

@@ -7,11 +7,12 @@ quoted as EUR->GBP 0.80 (so 1 GBP = 1.25 EUR).
 from __future__ import annotations
 
 import datetime
+import json
 
 import pandas as pd
 import pytest
 
-from reconciliation.costs import COST_LINE_COLUMNS, ROLLUP_COLUMNS, uom_factors
+from reconciliation.costs import COST_LINE_COLUMNS, GRAINS, ROLLUP_COLUMNS, AssetHierarchyError, uom_factors
 from reconciliation.engine import ReconcileSettings, reconcile
 from reconciliation.frames import frame_from_rows
 
@@ -217,3 +218,156 @@ def test_uom_factor_prefers_the_item_specific_conversion():
     factors = uom_factors(from_uom, to_uom, items, conversions)
     assert factors.iloc[:4].tolist()[:3] == [12.0, 10.0, 1.0]
     assert pd.isna(factors.iloc[3]) and factors.iloc[4] == 1.0
+
+
+# ---------------------------------------------------------------------------- one figure by hand
+
+def test_one_work_orders_cost_by_hand_with_fx_and_a_unit_conversion(result):
+    """WO 1001, every line worked out by hand (reporting currency EUR).
+
+    labour:   L-1  4 h x 50 EUR                          = 200.00
+              L-2  2 h x 100 USD at 0.90 (15 Feb: January's rate) = 180.00
+              L-3  1 h x 100 USD at 0.80 (15 Mar: March's rate)   =  80.00
+    material: M-1  3 x 10 EUR                            =  30.00
+              M-2  2 x standard cost 25 USD at 0.90      =  45.00
+    outside:  INV-1|1  150 USD invoiced 5 Mar at 0.80    = 120.00
+              R-2  1 BOX received = 2 EA (BOX->EA 2) x 30 EUR = 60.00
+    actual = 460 + 75 + 180                              = 715.00
+    """
+    row = wo(result, "1001")
+    assert row["labour_cost"] == pytest.approx(715.00 - 75.00 - 180.00)
+    assert row["material_cost"] == pytest.approx(75.00)
+    assert row["outside_cost"] == pytest.approx(180.00)
+    assert row["actual_cost"] == pytest.approx(715.00)
+    assert row["variance"] == pytest.approx(715.00 - 1000.00)
+    assert row["variance_pct"] == pytest.approx(-28.5)
+    r2 = result.cost_lines.set_index("source_key").loc["R-2"]
+    assert r2["amount_source"] == pytest.approx(60.0) and r2["amount"] == pytest.approx(60.0)
+
+
+# ---------------------------------------------------------------------------- the grains
+
+def plant_frames() -> dict[str, pd.DataFrame]:
+    """The example plus an asset hierarchy (LINE-1 > PUMP-1 > SEAL-1), cost centres, items and suppliers."""
+    frames = example_frames()
+    frames["asset"] = frame_from_rows("asset", [
+        {"source_system": "cmms", "source_key": a, "asset_id": a, "site": "NORTH", "parent_asset_id": p,
+         "cost_centre": cc}
+        for a, p, cc in (("LINE-1", None, "CC-LINE"), ("PUMP-1", "LINE-1", "CC-PUMPS"), ("SEAL-1", "PUMP-1", None))
+    ])
+    wos = frames["work_order"].copy()
+    wos["asset_id"] = pd.array([None, "SEAL-1", "PUMP-1"], dtype="string[pyarrow]")
+    wos["item_number"] = pd.array(["FG-7", None, None], dtype="string[pyarrow]")
+    wos["cost_centre"] = pd.array([None, "CC-OWN", None], dtype="string[pyarrow]")
+    frames["work_order"] = wos
+    headers = frames["purchase_order"].copy()
+    headers["supplier_id"] = pd.array(["S-1"], dtype="string[pyarrow]")
+    frames["purchase_order"] = headers
+    lines = frames["po_line"].copy()
+    lines["supplier_id"] = pd.array([None, "S-2", None, None], dtype="string[pyarrow]")
+    frames["po_line"] = lines
+    return frames
+
+
+@pytest.fixture(scope="module")
+def plant():
+    return reconcile(plant_frames(), ReconcileSettings(as_of=datetime.date(2024, 6, 30), reporting_currency="EUR"))
+
+
+def rows_of(result, grain: str, **keys) -> pd.DataFrame:
+    rows = result.rollup[result.rollup["grain"] == grain]
+    for column, value in keys.items():
+        rows = rows[rows[column].isna()] if value is None else rows[rows[column] == value]
+    return rows
+
+
+def one(result, grain: str, **keys) -> pd.Series:
+    rows = rows_of(result, grain, **keys)
+    assert len(rows) == 1, rows
+    return rows.iloc[0]
+
+
+def test_every_grain_is_in_one_long_frame(plant):
+    assert tuple(plant.rollup.columns) == ROLLUP_COLUMNS
+    assert set(plant.rollup["grain"]) == set(GRAINS)
+    assert plant.rollup["rollup_row_id"].is_unique
+
+
+def test_an_asset_includes_its_childrens_cost(plant):
+    wo_1002, wo_1003 = wo(plant, "1002"), wo(plant, "1003")
+    seal, pump, line = (one(plant, "asset", asset_id=a) for a in ("SEAL-1", "PUMP-1", "LINE-1"))
+    assert seal["actual_cost"] == pytest.approx(wo_1002["actual_cost"])
+    assert pump["actual_cost"] == pytest.approx(wo_1002["actual_cost"] + wo_1003["actual_cost"])
+    assert line["actual_cost"] == pytest.approx(pump["actual_cost"]) and line["work_orders"] == 2
+    assert pump["parent_asset_id"] == "LINE-1" and pd.isna(line["parent_asset_id"])
+    # WO 1001 has no asset: it is in the site's row without one, so the roots and that row add up to the site
+    no_asset = one(plant, "asset", asset_id=None)
+    assert no_asset["actual_cost"] + line["actual_cost"] == pytest.approx(one(plant, "site")["actual_cost"])
+    # the unconverted JPY line of WO 1002 makes every asset above it incomplete
+    assert seal["incomplete"] and pump["incomplete"] and line["incomplete"] and not no_asset["incomplete"]
+    assert line["unconverted_lines"] == 1
+
+
+def test_an_asset_hierarchy_that_loops_is_refused_naming_the_assets():
+    frames = plant_frames()
+    frames["asset"] = frame_from_rows("asset", [
+        {"source_system": "cmms", "source_key": a, "asset_id": a, "site": "NORTH", "parent_asset_id": p}
+        for a, p in (("LINE-1", "SEAL-1"), ("PUMP-1", "LINE-1"), ("SEAL-1", "PUMP-1"))
+    ])
+    with pytest.raises(AssetHierarchyError, match=r"site NORTH loops: .*(LINE-1|PUMP-1|SEAL-1) -> .*parent_asset_id"):
+        reconcile(frames, ReconcileSettings(as_of=datetime.date(2024, 6, 30), reporting_currency="EUR"))
+
+
+def test_item_cost_centre_supplier_and_month(plant):
+    item = one(plant, "item", item_number="FG-7")
+    assert item["actual_cost"] == pytest.approx(715.0) and item["estimate_cost"] == pytest.approx(1000.0)
+    assert rows_of(plant, "item")["work_orders"].sum() == 1, "maintenance work orders have no item"
+    # WO 1002 has a cost centre of its own; WO 1003 takes its asset's
+    assert one(plant, "cost_centre", cost_centre="CC-OWN")["actual_cost"] == pytest.approx(wo(plant, "1002")["actual_cost"])
+    assert one(plant, "cost_centre", cost_centre="CC-PUMPS")["work_orders"] == 1
+    # outside and committed by supplier: the line's own (S-2 on line 2), else the header's (S-1)
+    s1, s2 = one(plant, "supplier", supplier_id="S-1"), one(plant, "supplier", supplier_id="S-2")
+    assert s2["outside_cost"] == pytest.approx(60.0) and s2["committed_cost"] == pytest.approx(60.0)
+    assert s1["outside_cost"] == pytest.approx(150 * USD_MAR)
+    assert s1["committed_cost"] == pytest.approx(5 * 20 + 2 * 100)
+    assert s1["labour_cost"] == 0 and pd.isna(s1["estimate_cost"])
+    # by the month of each line's own date; committed lines are dated by the order
+    months = rows_of(plant, "month").set_index("month")
+    assert months.at["2024-03", "actual_cost"] == pytest.approx(100 * USD_MAR + 150 * USD_MAR)
+    assert months.at["2024-01", "committed_cost"] == pytest.approx(360.0)
+    assert months["actual_cost"].sum() == pytest.approx(one(plant, "site")["actual_cost"])
+
+
+def test_operations_add_up_to_their_work_order(plant):
+    ops = rows_of(plant, "operation", wo_number="1001")
+    assert set(ops["op_seq"].dropna()) == {"10", "20", "30", "40"} and ops["op_seq"].isna().sum() == 1
+    assert ops["actual_cost"].sum() == pytest.approx(wo(plant, "1001")["actual_cost"])
+    assert ops["committed_cost"].sum() == pytest.approx(wo(plant, "1001")["committed_cost"])
+
+
+def test_every_figure_drills_down_to_its_cost_lines(plant):
+    lines = plant.cost_lines.set_index("line_id")
+    pairs = plant.drilldown.join(lines[["cost_type", "amount", "converted"]], on="line_id")
+    posted = pairs[pairs["converted"] & (pairs["cost_type"] != "committed")]
+    by_row = posted.groupby("rollup_row_id")["amount"].sum()
+    rollup = plant.rollup.set_index("rollup_row_id")
+    for row_id, figure in rollup["actual_cost"].items():
+        assert by_row.get(row_id, 0.0) == pytest.approx(figure), rollup.loc[row_id, ["grain", "site"]].to_dict()
+    unconverted = pairs[~pairs["converted"]].groupby("rollup_row_id").size()
+    assert unconverted.reindex(rollup.index, fill_value=0).tolist() == rollup["unconverted_lines"].tolist()
+
+
+def test_a_late_line_on_a_closed_work_order_is_a_restatement_with_before_and_after():
+    frames = example_frames()
+    wos = frames["work_order"].copy()
+    wos["closed_date"] = pd.Series([pd.NaT, pd.Timestamp("2024-02-05"), pd.NaT], dtype="datetime64[us]")
+    frames["work_order"] = wos
+    result = reconcile(frames, ReconcileSettings(as_of=datetime.date(2024, 6, 30), reporting_currency="EUR"))
+    finding = result.findings[result.findings["rule_id"] == "CST-004"].iloc[0]
+    assert finding["subject_source_key"] == "WO-1002"
+    evidence = json.loads(finding["evidence"])
+    late = [r["source_key"] for r in evidence["records"] if r["entity"] == "labour_entry"]
+    assert sorted(late) == ["L-4", "L-5", "L-6"]
+    assert evidence["rollup_before"]["actual_cost"] == 0
+    assert evidence["rollup_after"]["actual_cost"] == pytest.approx(2 * 10 + 40 * GBP)
+    assert evidence["rollup_after"]["unconverted_lines"] == 1 and evidence["rollup_before"]["unconverted_lines"] == 0
