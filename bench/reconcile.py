@@ -11,7 +11,10 @@ for heat treatment and NDT, and ten platers), operations run in routing order, o
 material issue per work order, and a year of FX rates. Defects are rare, as in a plant (among them a
 receipt without its certificate or with another lot, an invoice before receipt, above it or off the PO
 price, an OSP line bought from a plater, parts received after their operation finished, received short,
-or back while the operation still runs); what the rules find is printed per rule.
+or back while the operation still runs). An asset hierarchy (roots, lines and units) under the
+maintenance work orders, cost centres, the items production orders make, estimates that cover the
+cost and closing dates after it, with rare overruns (CST-002) and labour booked after closing
+(CST-004). What the rules find is printed per rule.
 Then it times ``reconciliation.reconcile`` in a fresh process per run and prints seconds, peak RSS
 and findings per rule. The issue's target: at most 20 s and 4 GB for 1M / 3M / 2M.
 
@@ -61,15 +64,43 @@ def canonical_frames(n_wo: int, seed: int = 3) -> dict:
     sites = np.where(rng.random(n_wo) < 0.5, "NORTH", "SOUTH")
     wo_no = np.char.add("WO", np.arange(n_wo).astype(str))
     closed = rng.random(n_wo) < 0.6
-    work_orders = frame("work_order", {
-        "wo_number": text(wo_no), "kind": text(np.where(rng.random(n_wo) < 0.5, "maintenance", "production")),
+    maintenance = rng.random(n_wo) < 0.5
+    # asset hierarchy per site: roots, lines below them, units below the lines (a parent comes first)
+    n_asset = max(30, n_wo // 50)
+    asset_site = np.where(np.arange(n_asset) % 2 == 0, "NORTH", "SOUTH")
+    level = np.where(np.arange(n_asset) < 10, 0, np.where(np.arange(n_asset) < n_asset // 10, 1, 2))
+    parent = np.full(n_asset, -1)
+    for lvl in (1, 2):
+        rows = np.flatnonzero(level == lvl)
+        pool = np.flatnonzero(level == lvl - 1)
+        same_site = {s: pool[asset_site[pool] == s] for s in ("NORTH", "SOUTH")}
+        for s in ("NORTH", "SOUTH"):
+            mine = rows[asset_site[rows] == s]
+            parent[mine] = same_site[s][rng.integers(0, len(same_site[s]), size=len(mine))]
+    asset_no = np.char.add("A", np.arange(n_asset).astype(str))
+    assets = frame("asset", {
+        "asset_id": text(asset_no), "site": text(asset_site),
+        "parent_asset_id": pd.Series(text(asset_no[np.maximum(parent, 0)])).where(parent >= 0),
+        "cost_centre": text(np.char.add("CC", (np.arange(n_asset) % 40).astype(str))),
+        "source_system": text(np.full(n_asset, "cmms")), "source_key": text(asset_no)}, n_asset)
+    units = {s: np.flatnonzero((level == 2) & (asset_site == s)) for s in ("NORTH", "SOUTH")}
+    wo_asset = np.full(n_wo, -1)
+    for s in ("NORTH", "SOUTH"):
+        mine = np.flatnonzero(maintenance & (sites == s))
+        wo_asset[mine] = units[s][rng.integers(0, len(units[s]), size=len(mine))]
+    work_orders = {
+        "wo_number": text(wo_no), "kind": text(np.where(maintenance, "maintenance", "production")),
         "site": text(sites), "status": text(np.where(closed, "closed", "released")),
         "created_date": days(n_wo), "closed_date": pd.Series(days(n_wo, 180, 200)).where(closed),
-        "estimate_labour": rng.uniform(100, 5000, n_wo), "currency": text(np.full(n_wo, "USD")),
+        "asset_id": pd.Series(text(asset_no[np.maximum(wo_asset, 0)])).where(wo_asset >= 0),
+        "item_number": pd.Series(text(np.char.add("FG", rng.integers(0, 5000, n_wo).astype(str)))).where(~maintenance),
+        "cost_centre": pd.Series(text(np.char.add("CC", rng.integers(0, 40, n_wo).astype(str)))).where(
+            rng.random(n_wo) < 0.3),
+        "currency": text(np.full(n_wo, "USD")),
         "inspection_required": pd.array(rng.random(n_wo) < 0.1, dtype="boolean"),
         "inspection_signed_off": pd.array(rng.random(n_wo) < 0.95, dtype="boolean"),
         "lot": text(np.char.add("LOT", wo_no)),
-        "source_system": text(np.full(n_wo, "cmms")), "source_key": text(wo_no)}, n_wo)
+        "source_system": text(np.full(n_wo, "cmms")), "source_key": text(wo_no)}
 
     n_op = 3 * n_wo
     op_wo = np.repeat(np.arange(n_wo), 3)
@@ -199,26 +230,41 @@ def canonical_frames(n_wo: int, seed: int = 3) -> dict:
         "certificate_required": pd.array(rng.random(n_sup) < 0.7, dtype="boolean"),
         "source_system": text(np.full(n_sup, "erp")),
         "source_key": text(np.concatenate([np.char.add("N", supplier_ids), np.char.add("S", supplier_ids)]))}, n_sup)
+    # a few hours booked after the work order was closed (CST-004)
+    labour_date = days(n_wo)
+    late = closed & (rng.random(n_wo) < 0.001)
+    labour_date[late] = days(int(late.sum()), 205, 215)
+    hours = rng.uniform(0.5, 12, n_wo)
     labour = frame("labour_entry", {
         "entry_id": text(np.char.add("L", wo_no)), "wo_number": text(wo_no), "op_seq": text(np.full(n_wo, "10")),
-        "site": text(sites), "hours": rng.uniform(0.5, 12, n_wo), "rate": np.full(n_wo, 65.0),
-        "currency": text(np.full(n_wo, "USD")), "entry_date": days(n_wo),
+        "site": text(sites), "hours": hours, "rate": np.full(n_wo, 65.0),
+        "currency": text(np.full(n_wo, "USD")), "entry_date": labour_date,
         "source_system": text(np.full(n_wo, "cmms")), "source_key": text(np.char.add("L", wo_no))}, n_wo)
+    issued_qty, unit_cost = rng.uniform(1, 20, n_wo), rng.uniform(1, 200, n_wo)
     material = frame("material_issue", {
         "issue_id": text(np.char.add("M", wo_no)), "wo_number": text(wo_no), "op_seq": text(np.full(n_wo, "20")),
         "site": text(sites), "item_number": text(np.char.add("ITEM", rng.integers(0, 5000, n_wo).astype(str))),
-        "qty": rng.uniform(1, 20, n_wo), "unit_cost": rng.uniform(1, 200, n_wo), "currency": text(np.full(n_wo, "USD")),
+        "qty": issued_qty, "unit_cost": unit_cost, "currency": text(np.full(n_wo, "USD")),
         "issue_date": days(n_wo), "source_system": text(np.full(n_wo, "cmms")),
         "source_key": text(np.char.add("M", wo_no))}, n_wo)
+    # estimates cover the cost with room to spare (EUR lines at up to 1.15), except a rare overrun (CST-002)
+    linked = po_names_wo | (line_op >= 0)
+    value = (po_lines["qty_ordered"] * po_lines["unit_price"]).to_numpy()
+    bought = np.bincount(line_wo[linked], weights=value[linked], minlength=n_wo)
+    estimate_scale = np.where(rng.random(n_wo) < 0.001, 0.3, 1.3)
+    work_orders["estimate_labour"] = hours * 65.0 * estimate_scale
+    work_orders["estimate_material"] = issued_qty * unit_cost * estimate_scale
+    work_orders["estimate_outside"] = bought * 1.15 * estimate_scale
+    work_orders = frame("work_order", work_orders, n_wo)
     fx_days = pd.date_range("2025-12-01", "2026-12-31", freq="D")
     fx = frame("fx_rate", {
         "from_currency": text(np.full(len(fx_days), "EUR")), "to_currency": text(np.full(len(fx_days), "USD")),
         "effective_date": fx_days.to_numpy().astype("datetime64[us]"), "rate": rng.uniform(1.05, 1.15, len(fx_days)),
         "source_system": text(np.full(len(fx_days), "erp")), "source_key": text(fx_days.strftime("%Y%m%d"))},
         len(fx_days))
-    return {"work_order": work_orders, "wo_operation": operations, "po_line": po_lines, "receipt": receipts,
-            "invoice_line": invoices, "labour_entry": labour, "material_issue": material, "fx_rate": fx,
-            "supplier": suppliers}
+    return {"asset": assets, "work_order": work_orders, "wo_operation": operations, "po_line": po_lines,
+            "receipt": receipts, "invoice_line": invoices, "labour_entry": labour, "material_issue": material,
+            "fx_rate": fx, "supplier": suppliers}
 
 
 def _rss_mb(field: str) -> float:

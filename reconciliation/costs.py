@@ -20,10 +20,13 @@ and a ``problem``; its work order is marked incomplete rather than silently shor
 from __future__ import annotations
 
 from dataclasses import dataclass
+from functools import cached_property
 from typing import Any
 
 import numpy as np
 import pandas as pd
+import pyarrow as pa
+import pyarrow.compute as pc
 
 from reconciliation.exceptions import SUBJECT_COLUMNS, subject_frame
 from reconciliation.frames import (
@@ -32,6 +35,7 @@ from reconciliation.frames import (
     TEXT,
     WO_KEY,
     CanonicalFrames,
+    codes_in,
     grouped_records,
     known,
     records,
@@ -93,9 +97,9 @@ class CostRollup:
     #: one row per work order of the roll-up (position = the lines' ``_wo``), with ``estimate_cost``
     work_orders: pd.DataFrame
 
-    @property
+    @cached_property
     def by_work_order(self) -> pd.DataFrame:
-        """The roll-up rows of the work-order grain."""
+        """The roll-up rows of the work-order grain, in the order of ``work_orders``."""
         return self.rollup[(self.rollup["grain"] == "wo").to_numpy()].reset_index(drop=True)
 
 
@@ -207,10 +211,22 @@ def to_reporting_rates(
 
 def _work_orders(data: CanonicalFrames) -> pd.DataFrame:
     """One row per work order (site + WO number); a WO known to several sources takes the first by
-    source system and key, so its costs are counted once."""
-    wos = data["work_order"].dropna(subset=WO_KEY)
-    wos = wos.sort_values([*WO_KEY, "source_system", "source_key"]).drop_duplicates(WO_KEY).reset_index(drop=True)
+    source system and key, so its costs are counted once. ``_wo`` numbers them."""
+    wos = data["work_order"]
+    wos = wos[known(wos["_k_wo"])]
+    twice = wos["_k_wo"].duplicated(keep=False).to_numpy()
+    if twice.any():
+        first = wos[twice].sort_values(["_k_wo", "source_system", "source_key"]).drop_duplicates("_k_wo")
+        wos = pd.concat([wos[~twice], first]).sort_index()
+    wos = wos.reset_index(drop=True)
     return wos.assign(_wo=np.arange(len(wos)))
+
+
+def _of_work_orders(frame: pd.DataFrame, wo_keys: pd.DataFrame) -> pd.DataFrame:
+    """The rows of ``frame`` whose work order (``_k_wo``) is in the roll-up, with its number ``_wo``."""
+    at = pd.Index(wo_keys["_k_wo"]).get_indexer(frame["_k_wo"])
+    mine = at >= 0
+    return frame[mine].assign(_wo=wo_keys["_wo"].to_numpy()[at[mine]]).reset_index(drop=True)
 
 
 def _lines(frame: pd.DataFrame, cost_type: str, entity_name: str, *, line_date: pd.Series, amount_source: pd.Series,
@@ -241,7 +257,7 @@ def _lines(frame: pd.DataFrame, cost_type: str, entity_name: str, *, line_date: 
 
 
 def _labour(data: CanonicalFrames, wo_keys: pd.DataFrame, reporting_currency: str) -> pd.DataFrame:
-    entries = data["labour_entry"].merge(wo_keys, on=WO_KEY)
+    entries = _of_work_orders(data["labour_entry"], wo_keys)
     return _lines(entries, "labour", "labour_entry", line_date=entries["entry_date"],
                   amount_source=entries["hours"] * entries["rate"],
                   currency_source=entries["currency"].fillna(reporting_currency),
@@ -249,7 +265,7 @@ def _labour(data: CanonicalFrames, wo_keys: pd.DataFrame, reporting_currency: st
 
 
 def _material(data: CanonicalFrames, wo_keys: pd.DataFrame, reporting_currency: str) -> pd.DataFrame:
-    issues = data["material_issue"].merge(wo_keys, on=WO_KEY)
+    issues = _of_work_orders(data["material_issue"], wo_keys)
     unit_cost = issues["unit_cost"].copy()
     currency = issues["currency"].copy()
     needs_standard = unit_cost.isna()
@@ -273,15 +289,21 @@ def _material(data: CanonicalFrames, wo_keys: pd.DataFrame, reporting_currency: 
 
 
 def _linked_po_lines(data: CanonicalFrames, wo_keys: pd.DataFrame) -> tuple[pd.DataFrame, pd.DataFrame]:
-    """(links, lines): one row per WO and linked PO line; and the linked PO lines with their fields."""
-    links = data.resolved_links.merge(wo_keys, on=WO_KEY)
+    """(links, lines): one row per WO and linked PO line (``po_row``: its position in the PO lines);
+    and the linked PO lines with their fields, the supplier (the line's, else its header's) and ``po_row``."""
+    resolved = data.resolved_links
+    at = pd.Index(wo_keys["_k_wo"]).get_indexer(resolved["_k_wo"])
+    links = resolved[at >= 0].assign(_wo=wo_keys["_wo"].to_numpy()[at[at >= 0]])
     # the same PO line linked to a WO several ways is counted once, under the operation a link names
-    links = links.sort_values([*WO_KEY, "po_source_system", "po_source_key", "op_seq"], na_position="last")
-    links = links.drop_duplicates([*WO_KEY, "po_source_system", "po_source_key"])
-    links = links[["_wo", *WO_KEY, "op_seq", "po_source_system", "po_source_key"]].reset_index(drop=True)
-    ids = links[["po_source_system", "po_source_key"]].drop_duplicates()
-    lines = data.po_lines.rename(columns={"source_system": "po_source_system", "source_key": "po_source_key"})
-    lines = lines.merge(ids, on=["po_source_system", "po_source_key"])
+    pair = links["_wo"].to_numpy(dtype=np.int64) * (len(data["po_line"]) + 1) + links["po_row"].to_numpy(dtype=np.int64)
+    twice = pd.Series(pair).duplicated(keep=False).to_numpy()
+    if twice.any():
+        first = links[twice].sort_values(["_wo", "po_row", "op_seq"], na_position="last").drop_duplicates(["_wo", "po_row"])
+        links = pd.concat([links[~twice], first])
+    links = links[["_wo", *WO_KEY, "op_seq", "po_row", "po_source_system", "po_source_key"]].reset_index(drop=True)
+    rows = np.unique(links["po_row"].to_numpy(dtype=np.int64))
+    lines = data.po_lines[list(_PO_LINE_FIELDS)].iloc[rows].rename(columns={"source_system": "po_source_system", "source_key": "po_source_key"})
+    lines = lines.assign(po_row=rows).reset_index(drop=True)
     headers = data["purchase_order"]
     headers = headers[known(headers["_k_po"])].drop_duplicates("_k_po")
     at = pd.Index(headers["_k_po"]).get_indexer(lines["_k_po"])
@@ -292,18 +314,40 @@ def _linked_po_lines(data: CanonicalFrames, wo_keys: pd.DataFrame) -> tuple[pd.D
     return links, lines
 
 
+#: the columns of PO lines, receipts and invoice lines the roll-up reads (the rest are not carried through joins)
+_PO_LINE_FIELDS = ("site", "po_number", "line_number", "status", "qty_ordered", "uom", "item_number", "unit_price",
+                   "need_by_date", "supplier_id", "effective_currency", "header_order_date", "source_system",
+                   "source_key", "_k_po", "_k_line")
+_EVENT_FIELDS = {
+    "receipt": ("site", "po_number", "line_number", "qty", "uom", "receipt_date", "source_system", "source_key",
+                "_k_line"),
+    "invoice_line": ("site", "po_number", "line_number", "amount", "currency", "invoice_date", "source_system",
+                     "source_key", "_k_line"),
+}
+
+
+def _by_line_code(data: CanonicalFrames, entity_name: str, lines: pd.DataFrame, fields: list[str]) -> pd.DataFrame:
+    """Rows of ``entity_name`` (receipts, invoice lines) joined to the linked PO lines of their key code
+    ``_k_line`` (one row per PO line of that key), with the lines' ``fields``."""
+    frame = data[entity_name]
+    frame = frame.loc[codes_in(frame["_k_line"], lines["_k_line"]), list(_EVENT_FIELDS[entity_name])]
+    return frame.merge(lines[["_k_line", *fields]], on="_k_line")
+
+
 def _receipts(data: CanonicalFrames, lines: pd.DataFrame) -> pd.DataFrame:
     """Receipts of the linked PO lines with their quantity in the PO line's unit (NA: no conversion)."""
-    fields = lines[[*PO_LINE_KEY, "po_source_system", "po_source_key", "uom", "item_number", "unit_price",
-                    "effective_currency", "supplier_id"]].rename(columns={"uom": "po_uom"})
-    receipts = data["receipt"].merge(fields, on=PO_LINE_KEY)
+    fields = ["po_row", "po_source_system", "po_source_key", "uom", "item_number", "unit_price", "effective_currency",
+              "supplier_id"]
+    receipts = _by_line_code(data, "receipt", lines.rename(columns={"uom": "po_uom"}),
+                             [f if f != "uom" else "po_uom" for f in fields])
     factor = uom_factors(receipts["uom"], receipts["po_uom"], receipts["item_number"], data["uom_conversion"])
     receipts["qty_po"] = receipts["qty"] * factor
+    bad = receipts[factor.isna().to_numpy()]
     receipts["uom_problem"] = _add_problem(
         _text(pd.NA, receipts.index), factor.isna(),
-        "received in " + receipts["uom"] + " but the PO line is priced per " + receipts["po_uom"] + ", and no "
-        + receipts["uom"] + "->" + receipts["po_uom"] + " unit conversion exists"
-        + (" for item " + receipts["item_number"] + " nor a generic one").fillna(""),
+        "received in " + bad["uom"] + " but the PO line is priced per " + bad["po_uom"] + ", and no "
+        + bad["uom"] + "->" + bad["po_uom"] + " unit conversion exists"
+        + (" for item " + bad["item_number"] + " nor a generic one").fillna(""),
     )
     return receipts
 
@@ -317,20 +361,18 @@ def _outside_and_committed(data: CanonicalFrames, wo_keys: pd.DataFrame) -> tupl
     links, lines = _linked_po_lines(data, wo_keys)
     receipts = _receipts(data, lines)
     no_price = "no unit price on the PO line"
+    link_side = links.drop(columns=_LINE_ID)
 
-    invoices = data["invoice_line"].merge(lines[[*PO_LINE_KEY, *_LINE_ID, "effective_currency", "supplier_id"]],
-                                          on=PO_LINE_KEY)
-    on_invoice = links.merge(invoices.drop(columns=["site"]), on=_LINE_ID)
+    invoices = _by_line_code(data, "invoice_line", lines, ["po_row", *_LINE_ID, "effective_currency", "supplier_id"])
+    on_invoice = link_side.merge(invoices.drop(columns=["site"]), on="po_row")
     invoice_lines = _lines(
         on_invoice, "outside", "invoice_line", line_date=on_invoice["invoice_date"], amount_source=on_invoice["amount"],
         currency_source=on_invoice["currency"].fillna(on_invoice["effective_currency"]),
         **{c: on_invoice[c] for c in ("po_number", "line_number", *_LINE_ID, "supplier_id")},
     )
 
-    invoiced = invoices[_LINE_ID].drop_duplicates().assign(_invoiced=True)
-    not_invoiced = links.merge(invoiced, how="left", on=_LINE_ID)
-    not_invoiced = not_invoiced[not_invoiced["_invoiced"].isna()].drop(columns="_invoiced")
-    on_receipt = not_invoiced.merge(receipts.drop(columns=["site"]), on=_LINE_ID)
+    not_invoiced = link_side[~codes_in(link_side["po_row"], invoices["po_row"])]
+    on_receipt = not_invoiced.merge(receipts.drop(columns=["site"]), on="po_row")
     receipt_lines = _lines(
         on_receipt, "outside", "receipt", line_date=on_receipt["receipt_date"],
         amount_source=on_receipt["qty_po"] * on_receipt["unit_price"], currency_source=on_receipt["effective_currency"],
@@ -339,17 +381,15 @@ def _outside_and_committed(data: CanonicalFrames, wo_keys: pd.DataFrame) -> tupl
                                       "supplier_id")},
     )
 
-    received = receipts.assign(_unknown=receipts["qty_po"].isna()).groupby(_LINE_ID, observed=True).agg(
+    received = receipts.assign(_unknown=receipts["qty_po"].isna()).groupby("po_row").agg(
         received_qty=("qty_po", "sum"), receipts_unknown=("_unknown", "any")).reset_index()
-    open_lines = lines[~lines["status"].isin(PO_DONE_STATUSES)].merge(received, how="left", on=_LINE_ID)
+    open_lines = lines[~lines["status"].isin(PO_DONE_STATUSES)].merge(received, how="left", on="po_row")
     unknown = open_lines["receipts_unknown"].astype("boolean").fillna(False).astype(bool)
     remaining = (open_lines["qty_ordered"] - open_lines["received_qty"].astype("float64").fillna(0.0)).clip(lower=0.0)
     bad_receipts = receipts[receipts["qty_po"].isna()]
-    bad_keys = bad_receipts.groupby(_LINE_ID, observed=True)["source_key"].agg(lambda k: ", ".join(k.astype(str)))
-    if len(bad_keys):
-        keys_text = bad_keys.reindex(pd.MultiIndex.from_frame(open_lines[_LINE_ID])).to_numpy()
-    else:
-        keys_text = np.full(len(open_lines), None, dtype=object)
+    bad_keys = bad_receipts.groupby("po_row")["source_key"].agg(lambda k: ", ".join(k.astype(str)))
+    keys_text = bad_keys.reindex(open_lines["po_row"]).to_numpy() if len(bad_keys) else \
+        np.full(len(open_lines), None, dtype=object)
     no_quantity = open_lines["qty_ordered"].isna()
     open_lines = open_lines.assign(
         remaining=remaining.where(~unknown),
@@ -360,12 +400,13 @@ def _outside_and_committed(data: CanonicalFrames, wo_keys: pd.DataFrame) -> tupl
             no_quantity, "no ordered quantity on the PO line"),
         receipt_problem=_add_problem(
             _text(pd.NA, open_lines.index), unknown,
-            "the received quantity is unknown: receipt(s) " + pd.Series(keys_text, index=open_lines.index).astype(TEXT).fillna("")
-            + " cannot be converted to " + open_lines["uom"].fillna("the PO line's unit")),
+            "the received quantity is unknown: receipt(s) "
+            + pd.Series(keys_text, index=open_lines.index)[unknown.to_numpy()].astype(TEXT).fillna("")
+            + " cannot be converted to " + open_lines.loc[unknown.to_numpy(), "uom"].fillna("the PO line's unit")),
     )
     worth_a_line = (open_lines["remaining"] > 0).fillna(False).astype(bool) | unknown | open_lines["own_problem"].notna()
     open_lines = open_lines[worth_a_line]
-    committed = links.merge(open_lines.drop(columns=["site"]), on=_LINE_ID)
+    committed = link_side.merge(open_lines.drop(columns=["site", "wo_ref", "op_ref"], errors="ignore"), on="po_row")
     committed_lines = _lines(
         committed, "committed", "po_line", line_date=committed["commit_date"],
         amount_source=committed["remaining"] * committed["unit_price"], currency_source=committed["effective_currency"],
@@ -373,7 +414,7 @@ def _outside_and_committed(data: CanonicalFrames, wo_keys: pd.DataFrame) -> tupl
         own_problem=committed["own_problem"], receipt_problem=committed["receipt_problem"],
         **{c: committed[c] for c in ("po_number", "line_number", *_LINE_ID, "uom", "item_number", "supplier_id")},
     )
-    blocking = bad_receipts.merge(open_lines.loc[open_lines["receipts_unknown"], _LINE_ID], on=_LINE_ID)
+    blocking = bad_receipts.merge(open_lines.loc[open_lines["receipts_unknown"], ["po_row"]], on="po_row")
     return [invoice_lines, receipt_lines, committed_lines], blocking
 
 
@@ -388,7 +429,7 @@ def cost_rollup_of(data: CanonicalFrames, reporting_currency: str) -> CostRollup
 def roll_up(data: CanonicalFrames, reporting_currency: str) -> CostRollup:
     """Cost lines per work order converted to the reporting currency, rolled up at every grain."""
     wos = _work_orders(data)
-    wo_keys = wos[[*WO_KEY, "_wo"]]
+    wo_keys = wos[["_k_wo", "_wo"]]
     outside_parts, blocking_receipts = _outside_and_committed(data, wo_keys)
     parts = [_labour(data, wo_keys, reporting_currency), _material(data, wo_keys, reporting_currency), *outside_parts]
     lines = pd.concat(parts, ignore_index=True)
@@ -430,14 +471,26 @@ class AssetHierarchyError(ValueError):
     """The asset hierarchy loops back on itself, so no asset's roll-up can include its children's."""
 
 
-def _group_codes(*columns: pd.Series) -> tuple[np.ndarray, np.ndarray]:
-    """A group number per row for the combination of the text columns (NA is a value of its own), and
-    one row of each group (any: every row of a group has the same values)."""
+def _value_codes(column: pd.Series | np.ndarray) -> tuple[np.ndarray, int]:
+    """Codes of a column's values (NA: -1) and how many distinct values there are; text is encoded by
+    Arrow without leaving its buffers."""
+    if isinstance(column, pd.Series) and isinstance(column.dtype, pd.StringDtype):
+        arrow = pa.chunked_array(pa.array(column.array)).combine_chunks() if len(column) else pa.array([], pa.string())
+        encoded = arrow.dictionary_encode()
+        codes = np.asarray(pc.fill_null(encoded.indices, -1).to_numpy(zero_copy_only=False), dtype=np.int64)
+        return codes, len(encoded.dictionary)
+    codes, uniques = pd.factorize(np.asarray(column), use_na_sentinel=True)
+    return np.asarray(codes, dtype=np.int64), len(uniques)
+
+
+def _group_codes(*columns: pd.Series | np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """A group number per row for the combination of the columns (NA is a value of its own), and one
+    row of each group (any: every row of a group has the same values)."""
     size = len(columns[0])
     combined = np.zeros(size, dtype=np.int64)
     for column in columns:
-        codes, uniques = pd.factorize(column, use_na_sentinel=True)
-        combined = combined * (len(uniques) + 1) + (np.asarray(codes, dtype=np.int64) + 1)
+        codes, count = _value_codes(column)
+        combined = combined * (count + 1) + (codes + 1)
     groups, uniques = pd.factorize(combined)
     groups = np.asarray(groups, dtype=np.int64)
     one_row = np.zeros(len(uniques), dtype=np.int64)
@@ -490,10 +543,12 @@ class _Rollups:
             if column == "closed_date":
                 frame[column] = (pd.Series(pd.NaT, index=frame.index, dtype=DATE) if value is None
                                  else pd.Series(np.asarray(value, dtype="datetime64[us]"), index=frame.index))
-                continue
-            frame[column] = (pd.Series(pd.NA, index=frame.index, dtype=TEXT) if value is None
-                             else pd.Series(np.asarray(value, dtype=object) if not isinstance(value, pd.Series)
-                                            else value.to_numpy(), index=frame.index).astype(TEXT))
+            elif value is None:
+                frame[column] = pd.Series(pd.array(pa.nulls(n_groups, pa.large_string()), dtype=TEXT), index=frame.index)
+            elif isinstance(value, pd.Series) and isinstance(value.dtype, pd.StringDtype):
+                frame[column] = pd.Series(value.array, index=frame.index)
+            else:
+                frame[column] = pd.Series(np.asarray(value, dtype=object), index=frame.index).astype(TEXT)
         for name, kind in zip(("labour_cost", "material_cost", "outside_cost", "committed_cost"), range(4)):
             frame[name] = sums[:, kind]
         frame["actual_cost"] = sums[:, :3].sum(axis=1)
@@ -541,10 +596,11 @@ class _Rollups:
         with np.errstate(divide="ignore", invalid="ignore"):
             rollup["variance_pct"] = np.where(np.isnan(estimate) | (estimate == 0), np.nan,
                                               rollup["variance"].to_numpy(dtype="float64") / estimate * 100.0)
+        # int32 halves the largest frame of the roll-up (lines x grains); ids stay far below 2**31
         drilldown = pd.DataFrame({
-            "rollup_row_id": np.concatenate(groups).astype(np.int64) if groups else np.empty(0, np.int64),
-            "line_id": np.concatenate(lines).astype(np.int64) if lines else np.empty(0, np.int64),
-        })
+            "rollup_row_id": np.concatenate(groups).astype(np.int32) if groups else np.empty(0, np.int32),
+            "line_id": np.concatenate(lines).astype(np.int32) if lines else np.empty(0, np.int32),
+        }, copy=False)
         return rollup[list(ROLLUP_COLUMNS)], drilldown
 
     # ------------------------------------------------------------------ the grains
@@ -683,13 +739,13 @@ class _Rollups:
     def _months(self) -> None:
         """Cost by the calendar month of each line's own date; lines without a date form their own row."""
         dates = self.lines["line_date"].to_numpy(dtype="datetime64[us]")
-        month_text = pd.Series(np.datetime_as_string(dates.astype("datetime64[M]"), unit="M"), dtype=object)
-        month_text[np.isnat(dates)] = None
         site = self.lines["site"].reset_index(drop=True)
-        month_number = pd.Series(np.where(np.isnat(dates), -1, dates.astype("datetime64[M]").astype(np.int64)))
+        month_number = np.where(np.isnat(dates), np.iinfo(np.int64).min, dates.astype("datetime64[M]").astype(np.int64))
         groups, one = _group_codes(site, month_number)
+        months = dates[one].astype("datetime64[M]")
+        month_text = pd.Series(np.datetime_as_string(months, unit="M"), dtype=object).where(~np.isnat(months), None)
         every = np.arange(len(self.lines), dtype=np.int64)
-        keys = {"site": site.take(one).reset_index(drop=True), "month": month_text.take(one).reset_index(drop=True),
+        keys = {"site": site.take(one).reset_index(drop=True), "month": month_text,
                 "_work_orders": self._distinct_wos(groups, every, len(one))}
         self.add("month", keys, len(one), (groups, every), None)
 
@@ -909,43 +965,52 @@ def cost_after_close(data: CanonicalFrames, settings) -> pd.DataFrame:
     late = candidates[dates[candidates] > limit[wo_of_line[candidates]]]
     if not len(late):
         return pd.DataFrame(columns=list(SUBJECT_COLUMNS))
-    late_lines = lines.iloc[late]
+    late_lines = lines.iloc[late].reset_index(drop=True)
     by_wo = costs.by_work_order
-    hit_wos = np.unique(wo_of_line[late])
+    hit_wos, slot = np.unique(wo_of_line[late], return_inverse=True)
+    after_rows = by_wo.iloc[hit_wos].reset_index(drop=True)
+    # the roll-up before the late lines: each cost type less the late lines' converted amounts
+    late_amount = late_lines["amount"].fillna(0.0).to_numpy(dtype="float64")
+    late_type = pd.Categorical(late_lines["cost_type"].astype(object), categories=COST_TYPES).codes
+    before_rows = after_rows.copy()
+    for code, kind in enumerate(("labour", "material", "outside")):
+        taken = np.bincount(slot, weights=np.where(late_type == code, late_amount, 0.0), minlength=len(hit_wos))
+        before_rows[f"{kind}_cost"] = after_rows[f"{kind}_cost"].to_numpy() - taken
+    before_rows["actual_cost"] = before_rows[["labour_cost", "material_cost", "outside_cost"]].sum(axis=1)
+    before_rows["variance"] = before_rows["actual_cost"] - before_rows["estimate_cost"]
+    with np.errstate(divide="ignore", invalid="ignore"):
+        before_rows["variance_pct"] = np.where(before_rows["estimate_cost"] > 0,
+                                               before_rows["variance"] / before_rows["estimate_cost"] * 100.0, np.nan)
+    not_converted = np.bincount(slot, weights=~late_lines["converted"].to_numpy(dtype=bool), minlength=len(hit_wos))
+    before_rows["unconverted_lines"] = after_rows["unconverted_lines"].to_numpy() - not_converted.astype(np.int64)
+    before_rows["incomplete"] = before_rows["unconverted_lines"] > 0
+
+    # the late lines as evidence records and as words, grouped by work order (few: a loop is fine)
+    line_records = records(late_lines, "", _LATE_FIELDS)
+    records_of: dict[int, list[dict]] = {}
+    words_of: dict[int, list[str]] = {}
+    for record, row, at in zip(line_records, late_lines[["entity", "source_key", "line_date", "amount_source",
+                                                         "currency_source"]].itertuples(index=False), slot):
+        record["entity"] = row.entity
+        records_of.setdefault(at, []).append(record)
+        words_of.setdefault(at, []).append(
+            f"{row.entity} {row.source_key} of {text(row.line_date)} ({_money(row.amount_source)} {text(row.currency_source)})")
     summaries, evidence = [], []
     wo_records = records(wos.iloc[hit_wos], "work_order", _WO_FIELDS)
-    for wo, wo_record in zip(hit_wos, wo_records):
-        mine = late_lines[late_lines["_wo"].to_numpy() == wo]
-        after = by_wo.iloc[wo]
-        before = dict(_figures(after))
-        for kind in ("labour", "material", "outside"):
-            of_kind = mine[mine["cost_type"] == kind]
-            before[f"{kind}_cost"] = after[f"{kind}_cost"] - of_kind["amount"].fillna(0.0).sum()
-        before["actual_cost"] = before["labour_cost"] + before["material_cost"] + before["outside_cost"]
-        before["variance"] = before["actual_cost"] - after["estimate_cost"]
-        before["variance_pct"] = (before["variance"] / after["estimate_cost"] * 100.0
-                                  if after["estimate_cost"] and not pd.isna(after["estimate_cost"]) else None)
-        before["unconverted_lines"] = int(after["unconverted_lines"] - (~mine["converted"]).sum())
-        before["incomplete"] = before["unconverted_lines"] > 0
-        listed = "; ".join(
-            f"{row.entity} {row.source_key} of {text(row.line_date)} ({_money(row.amount_source)} {text(row.currency_source)})"
-            for row in mine.head(5).itertuples())
-        more = f" and {len(mine) - 5} more" if len(mine) > 5 else ""
+    for at, (wo, wo_record) in enumerate(zip(hit_wos, wo_records)):
+        after, before = after_rows.iloc[at], before_rows.iloc[at]
+        words = words_of[at]
+        more = f" and {len(words) - 5} more" if len(words) > 5 else ""
         summaries.append(
             f"Work order {after['wo_number']} ({after['wo_source_system']}, site {after['site']}) was closed on "
-            f"{text(after['closed_date'])}, but {len(mine)} cost line(s) dated after that are posted to it: {listed}{more}. "
-            f"They restate its closed roll-up: actual cost {_money(before['actual_cost'])} -> "
-            f"{_money(after['actual_cost'])} {reporting} (grace {grace[wo]:g} days).")
-        line_records = records(mine.assign(source_system=mine["source_system"], source_key=mine["source_key"]), "",
-                               _LATE_FIELDS)
-        for record, entity in zip(line_records, mine["entity"]):
-            record["entity"] = entity
+            f"{text(after['closed_date'])}, but {len(words)} cost line(s) dated after that are posted to it: "
+            f"{'; '.join(words[:5])}{more}. They restate its closed roll-up: actual cost "
+            f"{_money(before['actual_cost'])} -> {_money(after['actual_cost'])} {reporting} (grace {grace[wo]:g} days).")
         evidence.append(to_json({
-            "records": [wo_record, *line_records],
+            "records": [wo_record, *records_of[at]],
             "rollup_before": {"currency": reporting, **_figures(before)},
             "rollup_after": {"currency": reporting, **_figures(after)},
-            "late_lines": len(mine), "grace_days": _plain(grace[wo]),
+            "late_lines": len(words), "grace_days": _plain(grace[wo]),
         }))
-    found = by_wo.iloc[hit_wos].reset_index(drop=True)
-    subjects = found.assign(source_system=found["wo_source_system"], source_key=found["wo_source_key"])
+    subjects = after_rows.assign(source_system=after_rows["wo_source_system"], source_key=after_rows["wo_source_key"])
     return subject_frame(subjects, "work_order", wo_number=subjects["wo_number"], summary=summaries, evidence=evidence)
