@@ -100,7 +100,11 @@ class CostRollup:
     @cached_property
     def by_work_order(self) -> pd.DataFrame:
         """The roll-up rows of the work-order grain, in the order of ``work_orders``."""
-        return self.rollup[(self.rollup["grain"] == "wo").to_numpy()].reset_index(drop=True)
+        # the grain's rows are contiguous: a slice, not a copy of a million rows
+        rows = np.flatnonzero((self.rollup["grain"] == "wo").to_numpy(dtype=bool))
+        if not len(rows):
+            return self.rollup.iloc[0:0]
+        return self.rollup.iloc[rows[0]:rows[-1] + 1].reset_index(drop=True)
 
 
 def _text(value, index) -> pd.Series:
@@ -538,13 +542,15 @@ class _Rollups:
                            minlength=4 * n_groups).reshape(n_groups, 4)
         unconverted = np.bincount(group, weights=~self.converted[line], minlength=n_groups).astype(np.int64)
         frame = pd.DataFrame({"grain": pd.Series(grain, index=range(n_groups), dtype=TEXT)})
+        # the keys other grains fill stay empty: one shared all-NA array serves every such column
+        nulls = pd.array(pa.nulls(n_groups, pa.large_string()), dtype=TEXT)
         for column in _KEY_COLUMNS:
             value = keys.get(column)
             if column == "closed_date":
                 frame[column] = (pd.Series(pd.NaT, index=frame.index, dtype=DATE) if value is None
                                  else pd.Series(np.asarray(value, dtype="datetime64[us]"), index=frame.index))
             elif value is None:
-                frame[column] = pd.Series(pd.array(pa.nulls(n_groups, pa.large_string()), dtype=TEXT), index=frame.index)
+                frame[column] = pd.Series(nulls, index=frame.index, copy=False)
             elif isinstance(value, pd.Series) and isinstance(value.dtype, pd.StringDtype):
                 frame[column] = pd.Series(value.array, index=frame.index)
             else:
@@ -571,7 +577,8 @@ class _Rollups:
         frame["cost_lines"] = np.bincount(group, minlength=n_groups).astype(np.int64)
         frame["unconverted_lines"] = unconverted
         frame["incomplete"] = unconverted > 0
-        self.blocks.append((frame, group, line))
+        # the pairs are the drill-down; int32 keeps the largest arrays of the roll-up at half the size
+        self.blocks.append((frame, group.astype(np.int32), line.astype(np.int32)))
 
     def build(self, reporting_currency: str) -> tuple[pd.DataFrame, pd.DataFrame]:
         """Every grain's rows as one long frame (``ROLLUP_COLUMNS``) and the drill-down pairs."""
@@ -586,9 +593,10 @@ class _Rollups:
         frames, groups, lines, offset = [], [], [], 0
         for frame, group, line in self.blocks:
             frames.append(frame)
-            groups.append(group + offset)
+            groups.append(group + np.int32(offset))
             lines.append(line)
             offset += len(frame)
+        self.blocks.clear()
         rollup = pd.concat(frames, ignore_index=True)
         rollup["rollup_row_id"] = np.arange(len(rollup), dtype=np.int64)
         rollup["currency"] = pd.Series(reporting_currency, index=rollup.index, dtype=TEXT)
@@ -598,8 +606,8 @@ class _Rollups:
                                               rollup["variance"].to_numpy(dtype="float64") / estimate * 100.0)
         # int32 halves the largest frame of the roll-up (lines x grains); ids stay far below 2**31
         drilldown = pd.DataFrame({
-            "rollup_row_id": np.concatenate(groups).astype(np.int32) if groups else np.empty(0, np.int32),
-            "line_id": np.concatenate(lines).astype(np.int32) if lines else np.empty(0, np.int32),
+            "rollup_row_id": np.concatenate(groups) if groups else np.empty(0, np.int32),
+            "line_id": np.concatenate(lines) if lines else np.empty(0, np.int32),
         }, copy=False)
         return rollup[list(ROLLUP_COLUMNS)], drilldown
 
@@ -631,10 +639,11 @@ class _Rollups:
         frame["variance"] = frame["actual_cost"].to_numpy() - frame["estimate_cost"].to_numpy()
 
     def _operations(self) -> None:
-        groups, one_line = _group_codes(pd.Series(self.wo_of_line), self.lines["op_seq"])
-        wo = self.wo_of_line[one_line]
-        keys = self._wo_columns(wo)
-        keys["op_seq"] = self.lines["op_seq"].take(one_line).reset_index(drop=True)
+        groups, one_line = _group_codes(self.wo_of_line, self.lines["op_seq"])
+        # the work order's status and lineage are on its own row; an operation row names only its keys
+        keys = {"site": self.lines["site"].take(one_line).reset_index(drop=True),
+                "wo_number": self.lines["wo_number"].take(one_line).reset_index(drop=True),
+                "op_seq": self.lines["op_seq"].take(one_line).reset_index(drop=True)}
         keys["_work_orders"] = np.ones(len(one_line), dtype=np.int64)
         self.add("operation", keys, len(one_line), (groups, np.arange(len(self.lines), dtype=np.int64)), None)
 
