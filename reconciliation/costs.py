@@ -1,6 +1,6 @@
-"""The work-order cost roll-up, its source lines, and CST-003 for the lines that cannot be converted.
+"""The cost roll-up at every grain, its source lines, and the cost rules CST-002, CST-003 and CST-004.
 
-Per work order (site + WO number, across sources):
+The cost lines of each work order (site + WO number, across sources):
 
 - labour: hours x rate of each labour entry, dated by its entry date;
 - material: qty x unit cost of each issue (the item's standard cost and currency when the issue has
@@ -14,7 +14,24 @@ Per work order (site + WO number, across sources):
 Every line converts to the reporting currency at the rate of its own date: the latest rate from its
 currency to the reporting one effective on or before that date, else the latest inverse rate as
 1/rate. A line that cannot be valued or converted keeps its source amount, gets no reporting amount
-and a ``problem``; its work order is marked incomplete rather than silently short.
+and a ``problem``; every roll-up row it feeds is marked incomplete, with the count of such lines,
+rather than silently short.
+
+The lines roll up into one long frame, one row per grain and key (``GRAINS``), for accountants:
+
+- ``operation``: per work order and operation (lines naming no operation form the WO's own row);
+- ``wo``: per work order, with its estimate (labour + material + outside estimates, converted at the
+  rate of its creation date) and the variance against it, absolute and percent;
+- ``asset``: per asset, including the cost of every asset below it (``asset.parent_asset_id``); work
+  orders without an asset form the site's row without one; a hierarchy that loops is refused;
+- ``item``: per item a production work order makes (maintenance work orders are not in this grain);
+- ``site``; ``cost_centre``: the work order's, else its asset's;
+- ``supplier``: outside and committed cost by the PO line's supplier, else its PO header's;
+- ``month``: by the calendar month of each line's own date.
+
+Grains of work orders compare against the estimates of the work orders that have one
+(``estimated_work_orders`` of ``work_orders``); ``supplier`` and ``month`` have no estimate. The
+drill-down pairs name the cost lines behind every row.
 """
 
 from __future__ import annotations
