@@ -797,7 +797,7 @@ def generate_plant(scale: int = DEFAULT_SCALE, seed: int = DEFAULT_SEED) -> Plan
     rng = np.random.default_rng(seed)
     n_def = defect_count(scale)
     n_mnt = max(round(scale * 0.4), 9 * n_def + 6)
-    n_prod = max(scale - round(scale * 0.4), 46 * n_def + 24)
+    n_prod = max(scale - round(scale * 0.4), 47 * n_def + 24)
 
     suppliers = _suppliers(rng, scale)
     outside_processing.approve_service_suppliers(suppliers)
@@ -823,7 +823,7 @@ def generate_plant(scale: int = DEFAULT_SCALE, seed: int = DEFAULT_SEED) -> Plan
     lines = _plant_bad_need_by(rng, lines, n_def, quarantine)
     outside_processing.plant_lines(rng, lines, suppliers, prod)
     receipts, invoices = _receipts_and_invoices(rng, lines, items)
-    receipts, invoices = receiving.plant_receipts_and_invoices(lines, receipts, invoices)
+    receipts, invoices = receiving.plant_receipts_and_invoices(lines, receipts, invoices, fx)
     receipts = outside_processing.split_short_receipts(receipts, lines)
     lines["received_qty"] = 0.0
     received = receipts.assign(line_qty_in_line_uom=np.where(

@@ -14,7 +14,8 @@ the legacy ERP's receipts and invoices at SOUTH):
 - CST-001: an invoice 15% above the PO price, on each site.
 
 Near misses that must not fire are planted too: a heat treater's invoice at its minimum lot charge
-(``RULE_OVERRIDES``) for a lot worth less than that at the PO price, on each site.
+(``RULE_OVERRIDES``) for a lot worth less than that at the PO price, on each site, and at SOUTH an
+NDT house quoting in pounds that invoices in euros at the day's rate.
 
 The plant calls these functions at fixed points; they touch only the records of their own hosts.
 """
@@ -31,7 +32,10 @@ import pandas as pd
 FORCED_STATES = {
     "osp007": ("Completed", True), "osp008": ("Closed", True), "osp009_unreceived": ("Released", True),
     "osp009_over": ("Closed", True), "cst001": ("Closed", True), "cst001_min_lot": ("Closed", True),
+    "cst001_fx": ("Closed", True),
 }
+#: host role of the SOUTH order whose GBP line is invoiced in EUR (a near miss of CST-001): SOUTH only
+FX_ROLE = "cst001_fx"
 #: the heat treater of each site with a minimum lot charge (the first OSP supplier of a site is
 #: always approved for heat treat), the charge in its own currency, and the lot size it is tested on
 MIN_LOT_SUPPLIER = {"NORTH": "4100", "SOUTH": "V20001"}
@@ -39,6 +43,8 @@ MIN_LOT_CHARGE = {"NORTH": 150.0, "SOUTH": 140.0}
 MIN_LOT_QTY = 4.0
 #: the SOUTH plater whose vendor record requires certificates (the second OSP supplier: plating)
 CERTIFYING_PLATER = "V20002"
+#: the SOUTH NDT house (the third OSP supplier) that quotes in pounds and invoices in euros
+POUND_SUPPLIER = "V20003"
 #: how much the CST-001 invoices are above the PO price
 PRICE_MARKUP = 1.15
 
@@ -53,7 +59,7 @@ RULE_OVERRIDES = [
 
 def production_demands(n_def: int) -> list[tuple[str, int, int]]:
     """The production work orders to reserve as hosts: (role, site index, count)."""
-    return [(role, site, n_def) for site in range(2) for role in FORCED_STATES]
+    return [(role, site, n_def) for site in range(2) for role in FORCED_STATES if role != FX_ROLE or site == 1]
 
 
 def prepare_hosts(prod: dict[str, pd.DataFrame], suppliers: pd.DataFrame) -> None:
@@ -65,6 +71,8 @@ def prepare_hosts(prod: dict[str, pd.DataFrame], suppliers: pd.DataFrame) -> Non
     suppliers.loc[suppliers["supplier_id"] == CERTIFYING_PLATER, "cert_required"] = True
     for site, supplier in MIN_LOT_SUPPLIER.items():
         _force(ops, wos, "cst001_min_lot", site, "HEAT_TREAT", supplier, qty=MIN_LOT_QTY)
+    _force(ops, wos, FX_ROLE, "SOUTH", "NDT", POUND_SUPPLIER)
+    suppliers.loc[suppliers["supplier_id"] == POUND_SUPPLIER, "currency"] = "GBP"
 
 
 def _force(ops: pd.DataFrame, wos: pd.DataFrame, role: str, site: str, segment: str, supplier: str,
@@ -80,9 +88,10 @@ def _force(ops: pd.DataFrame, wos: pd.DataFrame, role: str, site: str, segment: 
         wos.loc[(wos["role"] == role) & (wos["site"] == site), "qty"] = qty
 
 
-def plant_receipts_and_invoices(lines: pd.DataFrame, receipts: pd.DataFrame,
-                                invoices: pd.DataFrame) -> tuple[pd.DataFrame, pd.DataFrame]:
-    """Plant the defects and near misses in the receipts and invoices of the hosts' OSP lines."""
+def plant_receipts_and_invoices(lines: pd.DataFrame, receipts: pd.DataFrame, invoices: pd.DataFrame,
+                                fx_rates: pd.DataFrame) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """Plant the defects and near misses in the receipts and invoices of the hosts' OSP lines
+    (``fx_rates``: the plant's daily rates to the reporting currency)."""
     receipts, invoices = receipts.copy(), invoices.copy()
     osp = lines[lines["origin"] == "osp"]
     key = ["erp", "po_number", "line_no"]
@@ -108,6 +117,13 @@ def plant_receipts_and_invoices(lines: pd.DataFrame, receipts: pd.DataFrame,
     invoices.loc[marked_up, "amount"] = np.round(invoices.loc[marked_up, "amount"] * PRICE_MARKUP, 2)
     for site, charge in MIN_LOT_CHARGE.items():
         invoices.loc[rows_of(invoices, "cst001_min_lot", site), "amount"] = charge
+    in_euros = rows_of(invoices, FX_ROLE)
+    rate = fx_rates.set_index(["from_currency", "day"])["rate"]
+    days = invoices.loc[in_euros, "day"].to_numpy()
+    pound = rate.reindex(pd.MultiIndex.from_arrays([["GBP"] * len(days), days])).to_numpy()
+    euro = rate.reindex(pd.MultiIndex.from_arrays([["EUR"] * len(days), days])).to_numpy()
+    invoices.loc[in_euros, "amount"] = np.round(invoices.loc[in_euros, "amount"].to_numpy() * pound / euro, 2)
+    invoices.loc[in_euros, "currency"] = "EUR"
 
     # billed before anything came back: an invoice for the whole of an open line
     unreceived = osp[osp["role"] == "osp009_unreceived"]
