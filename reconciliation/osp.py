@@ -384,6 +384,13 @@ def _per_operation(data: CanonicalFrames, pairs: pd.DataFrame) -> pd.DataFrame:
     return out
 
 
+def _op_numbers(op_seq: pd.Series) -> np.ndarray:
+    """Operation numbers as numbers (NaN where one is not a number), parsing each distinct text once."""
+    codes, distinct = pd.factorize(op_seq)
+    numbers = pd.to_numeric(pd.Series(distinct, dtype=object), errors="coerce").to_numpy(dtype="float64")
+    return np.where(codes >= 0, numbers[np.maximum(codes, 0)] if len(numbers) else np.nan, np.nan)
+
+
 def _later_started(data: CanonicalFrames, op_rows: np.ndarray) -> np.ndarray:
     """For each of ``op_rows``: the earliest start date of a later operation (higher number) of the
     same work order that has started (in progress, completed or closed); NaT when none has.
@@ -400,10 +407,10 @@ def _later_started(data: CanonicalFrames, op_rows: np.ndarray) -> np.ndarray:
     if not len(started) or not len(op_rows):
         return out
     seq = ops["op_seq"]
-    candidates = pd.DataFrame({"_k_wo": k_wo[started], "seq": pd.to_numeric(seq.take(started), errors="coerce").to_numpy(),
+    candidates = pd.DataFrame({"_k_wo": k_wo[started], "seq": _op_numbers(seq.take(started)),
                                "start": ops["start_date"].to_numpy()[started]})
     own = pd.DataFrame({"at": np.arange(len(op_rows)), "_k_wo": k_wo[op_rows],
-                        "own_seq": pd.to_numeric(seq.take(op_rows), errors="coerce").to_numpy()})
+                        "own_seq": _op_numbers(seq.take(op_rows))})
     pairs = own.merge(candidates, on="_k_wo")
     # NaN (a number that is no number) compares False: neither before nor after anything
     pairs = pairs[(pairs["seq"] > pairs["own_seq"]).to_numpy()]

@@ -5,8 +5,8 @@ sites, in the purchasing records of the site's ERP (JD Edwards F43121 receipts a
 the legacy ERP's receipts and invoices at SOUTH):
 
 - OSP-007: the receipt of an outside-processing line records no certificate of conformance. At
-  NORTH a heat treat (the demo config requires certificates for heat treat and NDT, since JD Edwards
-  keeps no certificate flag on its suppliers); at SOUTH a plater whose vendor record requires them.
+  NORTH a heat treat (the demo config requires certificates for heat treat and NDT whatever the
+  supplier's approval in F550401 says); at SOUTH a plater whose vendor record requires them.
 - OSP-008: the parts came back under another lot (NORTH) or with no lot recorded (SOUTH), while the
   MES ran the order under its own lot.
 - OSP-009: an open line invoiced before anything was received, and a closed line invoiced above
