@@ -232,6 +232,49 @@ CATALOGUE: dict[str, Rule] = {
             "inspection sign-off that was never recorded.",
             "work_order",
         ),
+        Rule(
+            "TRC-002", "error", "Lot- or serial-controlled item issued or received without its lot or serial",
+            "Material of an item that the item master (any source) marks lot-controlled, or serial-controlled, "
+            "is issued to a work order without a lot (resp. serial) number. Also a receipt of such an item on a "
+            "PO line bought for a work order (the line names the work order, or a work order, operation or "
+            "asserted link names the line) that records no lot (resp. serial). The part can no longer be traced "
+            "from the supplier to the work it went into.",
+            "material_issue or receipt",
+        ),
+        Rule(
+            "TRC-003", "error", "Production work order in the MES without a counterpart in the ERP, or the reverse",
+            "A production work order that a source with role mes holds has no production work order of the same "
+            "site and number in any source with role erp, or the reverse. Only sites where both an MES and an "
+            "ERP source hold production work orders are judged. Orders still planned or cancelled are not "
+            "expected in the other system, and an order is given grace days from its created date (else its "
+            "start date) to be interfaced; an order with neither date is reported. Work reported in one system "
+            "and costed in the other is missing on one side.",
+            "work_order",
+            {"grace_days": 1},
+        ),
+        Rule(
+            "TRC-004", "warning", "The same work order or PO line in two sources with conflicting attributes",
+            "A work order (same site and number) or a PO line (same site, PO number and line number) is held by "
+            "two sources that disagree. Work orders: status class (open, done, cancelled), kind, item, quantity "
+            "beyond qty_tolerance_pct, start or finish date more than date_tolerance_days apart. PO lines: "
+            "supplier, item, currency, unit price beyond price_tolerance_pct, ordered quantity beyond "
+            "qty_tolerance_pct. Values one source leaves empty are not compared. Each copy is compared with "
+            "the copy of record (for a work order the system that runs the work, not an ERP copy; for a PO "
+            "line the ERP's); the finding is about the disagreeing copy and names every attribute in conflict.",
+            "work_order or po_line (the copy that disagrees with the copy of record)",
+            {"qty_tolerance_pct": 0.0, "price_tolerance_pct": 0.5, "date_tolerance_days": 1},
+        ),
+        Rule(
+            "TRC-005", "warning", "Material bought for a work order never consumed",
+            "A receipt of a positive quantity on a PO line bought as material for a work order (the line names "
+            "an item, is not a service and has no outside process, and names the work order or is linked to it "
+            "from the work side) is older than grace_days, and no material issue consumes it: none of the same "
+            "item to that work order (same site), and none of the received lot of that item to any work order "
+            "of the site. The parts may lie unused, have gone to other work untraced, or the work order's "
+            "material is booked without its issue.",
+            "receipt",
+            {"grace_days": 30},
+        ),
     )
 }
 

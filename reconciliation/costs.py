@@ -1,6 +1,8 @@
 """The cost roll-up at every grain, its source lines, and the cost rules CST-002, CST-003 and CST-004.
 
-The cost lines of each work order (site + WO number, across sources):
+The cost lines of each work order (site + WO number, across sources; a WO held by several sources
+is rolled up once, on the copy of the MES or CMMS that runs it rather than an ERP's copy, else the
+first by source system and key):
 
 - labour: hours x rate of each labour entry, dated by its entry date;
 - material: qty x unit cost of each issue (the item's standard cost and currency when the issue has
@@ -36,6 +38,7 @@ drill-down pairs name the cost lines behind every row.
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass
 from functools import cached_property
 from typing import Any
@@ -56,6 +59,7 @@ from reconciliation.frames import (
     grouped_records,
     known,
     records,
+    shadowed_erp_copies,
     text,
     to_json,
 )
@@ -230,11 +234,13 @@ def to_reporting_rates(
     return rates, problem
 
 
-def _work_orders(data: CanonicalFrames) -> pd.DataFrame:
-    """One row per work order (site + WO number); a WO known to several sources takes the first by
-    source system and key, so its costs are counted once. ``_wo`` numbers them."""
+def _work_orders(data: CanonicalFrames, erp_sources: Iterable[str] = ()) -> pd.DataFrame:
+    """One row per work order (site + WO number), so its costs are counted once: an ERP's copy of a
+    work order another source holds gives way to that source's (the MES or CMMS that runs the work,
+    whose estimate and status the roll-up shows); among the rest the first by source system and key.
+    ``_wo`` numbers them."""
     wos = data["work_order"]
-    wos = wos[known(wos["_k_wo"])]
+    wos = wos[known(wos["_k_wo"]) & ~shadowed_erp_copies(wos, erp_sources)]
     twice = wos["_k_wo"].duplicated(keep=False).to_numpy()
     if twice.any():
         first = wos[twice].sort_values(["_k_wo", "source_system", "source_key"]).drop_duplicates("_k_wo")
@@ -439,17 +445,22 @@ def _outside_and_committed(data: CanonicalFrames, wo_keys: pd.DataFrame) -> tupl
     return [invoice_lines, receipt_lines, committed_lines], blocking
 
 
-def cost_rollup_of(data: CanonicalFrames, reporting_currency: str) -> CostRollup:
-    """The roll-up of ``data``, computed once per reconcile and shared by the cost rules (CST-002..004)."""
+def cost_rollup_of(data: CanonicalFrames, reporting_currency: str, erp_sources: Iterable[str] = ()) -> CostRollup:
+    """The roll-up of ``data``, computed once per reconcile and shared by the cost rules (CST-002..004).
+
+    ``erp_sources`` are the sources with role erp: their copy of a work order that the MES or CMMS
+    also holds is not the one rolled up (see ``_work_orders``).
+    """
+    erp_sources = tuple(sorted(erp_sources))
     cache = data.__dict__.setdefault("_cost_rollups", {})
-    if reporting_currency not in cache:
-        cache[reporting_currency] = roll_up(data, reporting_currency)
-    return cache[reporting_currency]
+    if (reporting_currency, erp_sources) not in cache:
+        cache[(reporting_currency, erp_sources)] = roll_up(data, reporting_currency, erp_sources)
+    return cache[(reporting_currency, erp_sources)]
 
 
-def roll_up(data: CanonicalFrames, reporting_currency: str) -> CostRollup:
+def roll_up(data: CanonicalFrames, reporting_currency: str, erp_sources: Iterable[str] = ()) -> CostRollup:
     """Cost lines per work order converted to the reporting currency, rolled up at every grain."""
-    wos = _work_orders(data)
+    wos = _work_orders(data, erp_sources)
     wo_keys = wos[["_k_wo", "_wo"]]
     outside_parts, blocking_receipts = _outside_and_committed(data, wo_keys)
     parts = [_labour(data, wo_keys, reporting_currency), _material(data, wo_keys, reporting_currency), *outside_parts]
@@ -937,7 +948,7 @@ def cost_over_estimate(data: CanonicalFrames, settings) -> pd.DataFrame:
     estimate and also ``min_variance_amount`` (reporting currency); both are overridable per site.
     """
     reporting = settings.reporting_currency.strip().upper()
-    costs = cost_rollup_of(data, reporting)
+    costs = cost_rollup_of(data, reporting, settings.sources_with_role("erp"))
     rows = costs.by_work_order
     estimate = rows["estimate_cost"].to_numpy(dtype="float64", na_value=np.nan)
     variance = rows["variance"].to_numpy(dtype="float64", na_value=np.nan)
@@ -977,7 +988,7 @@ def cost_after_close(data: CanonicalFrames, settings) -> pd.DataFrame:
     late lines. A closed work order without a closed date cannot be judged and is not reported.
     """
     reporting = settings.reporting_currency.strip().upper()
-    costs = cost_rollup_of(data, reporting)
+    costs = cost_rollup_of(data, reporting, settings.sources_with_role("erp"))
     wos = costs.work_orders
     lines = costs.detailed_lines
     closed_on = wos["closed_date"].to_numpy(dtype="datetime64[us]")

@@ -23,6 +23,8 @@ from reconciliation.frames import CanonicalFrames
 
 RuleCheck = Callable[[CanonicalFrames, "ReconcileSettings"], pd.DataFrame]
 
+#: what a source does for the plant (threadline.yaml ``sources[].role``); rules that compare systems use it
+SOURCE_ROLES = ("erp", "cmms", "mes")
 #: what a tolerance override may be scoped to: the row column each selector matches
 OVERRIDE_SELECTORS = {"supplier": "supplier_id", "process": "process", "site": "site"}
 
@@ -48,6 +50,10 @@ CHECKS: dict[str, RuleCheck] = {
     "TRC-001": traceability.closed_without_sign_off,
     "CST-002": costs.cost_over_estimate,
     "CST-004": costs.cost_after_close,
+    "TRC-002": traceability.controlled_item_without_lot_or_serial,
+    "TRC-003": traceability.production_wo_missing_counterpart,
+    "TRC-004": traceability.copies_disagree,
+    "TRC-005": traceability.wo_driven_receipt_not_consumed,
 }
 COST_RULE = "CST-003"
 
@@ -96,6 +102,11 @@ class ReconcileSettings:
     ``overrides`` narrow a rule's tolerances further to a supplier, process or site
     (:class:`ToleranceOverride`). Unknown rule ids or tolerance names are refused, so a typo cannot
     switch a rule off or leave a tolerance at its default unnoticed.
+
+    ``source_roles`` names the role of each source system (``{"mes": "mes", "jde": "erp"}``, from
+    threadline.yaml's ``sources[].role``): TRC-003 pairs MES and ERP production orders by it, and a
+    work order's ERP copy gives way to the copy of the system that runs the work (MES or CMMS) in
+    TRC-001, TRC-004, LNK-005 and the cost roll-up. A source without a role is neither.
     """
 
     as_of: datetime.date
@@ -103,9 +114,13 @@ class ReconcileSettings:
     tolerances: Mapping[str, Mapping[str, Any]] = field(default_factory=dict)
     disabled: frozenset[str] = frozenset()
     overrides: tuple[ToleranceOverride, ...] = ()
+    source_roles: Mapping[str, str] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
         problems = []
+        for source, role in self.source_roles.items():
+            if role not in SOURCE_ROLES:
+                problems.append(f"source {source!r} has role {role!r}; valid: {', '.join(SOURCE_ROLES)}")
         if not isinstance(self.reporting_currency, str) or len(self.reporting_currency.strip()) != 3:
             problems.append(f"reporting_currency {self.reporting_currency!r} is not a 3-letter currency code")
         for rule_id in sorted(set(self.disabled) | set(self.tolerances)):
@@ -137,6 +152,11 @@ class ReconcileSettings:
             raise ValueError("reconcile settings: " + "; ".join(problems))
         object.__setattr__(self, "disabled", frozenset(self.disabled))
         object.__setattr__(self, "overrides", tuple(self.overrides))
+        object.__setattr__(self, "source_roles", dict(self.source_roles))
+
+    def sources_with_role(self, role: str) -> list[str]:
+        """The source systems that have ``role`` (erp, cmms or mes)."""
+        return sorted(source for source, r in self.source_roles.items() if r == role)
 
     def tolerance(self, rule_id: str, name: str) -> Any:
         """The tolerance ``name`` of a rule: the configured value, else the catalogue default."""
@@ -225,7 +245,7 @@ def reconcile(frames: Mapping[str, pd.DataFrame], settings: ReconcileSettings) -
     for rule_id, check in CHECKS.items():
         if settings.enabled(rule_id):
             parts.append(make_findings(rule_id, check(data, settings)))
-    cost_rollup = costs.cost_rollup_of(data, reporting)
+    cost_rollup = costs.cost_rollup_of(data, reporting, settings.sources_with_role("erp"))
     if settings.enabled(COST_RULE):
         parts.append(make_findings(COST_RULE, costs.unconvertible_lines(cost_rollup, data, reporting)))
     findings = pd.concat([p for p in parts if len(p)], ignore_index=True) if any(len(p) for p in parts) else empty_findings()

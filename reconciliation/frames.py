@@ -627,3 +627,22 @@ def numeric_order(values: pd.Series) -> pd.Series:
 def key_tuples(frame: pd.DataFrame, key: list[str]) -> list[tuple]:
     """The rows' keys as tuples with NA as None, to look up ``grouped_records``."""
     return list(zip(*(frame[k].astype(object).where(frame[k].notna(), None) for k in key)))
+
+
+def shadowed_erp_copies(work_orders: pd.DataFrame, erp_sources: Iterable[str]) -> np.ndarray:
+    """Which work-order rows are an ERP's copy of a work order another source also holds.
+
+    A production order run in the MES is often copied into the ERP for costing; a maintenance order
+    may be too. The copy of the system that runs the work (MES or CMMS) is the one rules report on and
+    the roll-up costs, so an ERP copy (a row of one of ``erp_sources``) of a work order (site + number)
+    that a non-ERP source also holds is shadowed. ``work_orders`` carries ``_k_wo``; returns a boolean
+    array aligned with it.
+    """
+    erp_sources = list(erp_sources)
+    if not erp_sources or work_orders.empty:
+        return np.zeros(len(work_orders), dtype=bool)
+    from_erp = work_orders["source_system"].isin(erp_sources).fillna(False).to_numpy(dtype=bool)
+    if not from_erp.any():
+        return from_erp
+    held_elsewhere = codes_in(work_orders["_k_wo"], work_orders["_k_wo"].to_numpy()[~from_erp])
+    return from_erp & held_elsewhere

@@ -33,6 +33,7 @@ from reconciliation.frames import (
     keys_in,
     numeric_order,
     records,
+    shadowed_erp_copies,
     text,
     to_json,
 )
@@ -406,9 +407,12 @@ def closed_wo_with_unsettled_line(data: CanonicalFrames, settings: ReconcileSett
     A linked line (from any side) that the buyer has not closed or cancelled is short when what is
     received, or what is invoiced, is below its ordered quantity less ``qty_tolerance_pct`` percent.
     Lines closed or cancelled are settled on purpose (short closes included) and are not reported.
+    A work order the MES or CMMS holds is judged on that copy, not on an ERP's copy of it.
     """
     tolerance = float(settings.tolerance("LNK-005", "qty_tolerance_pct"))
     wos = data["work_order"]
+    # an ERP's copy of a WO the MES or CMMS holds is judged on that copy, once
+    wos = wos[~shadowed_erp_copies(wos, settings.sources_with_role("erp"))]
     closed = wos[wos["status"] == "closed"]
     pairs = _lines_of_work(data, closed[[*WO_KEY, "_k_wo", "source_system", "source_key"]].rename(
         columns={"source_system": "wo_system", "source_key": "wo_key"}))

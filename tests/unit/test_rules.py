@@ -1,7 +1,8 @@
 """Rule tests as data: each fixture under fixtures/rules holds input tables and the offending rows.
 
 A fixture names the rule, the as-of date, the reporting currency, optional tolerances and
-per-supplier/process/site overrides of them (``overrides``, as in threadline.yaml), the input
+per-supplier/process/site overrides of them (``overrides``, as in threadline.yaml), the role of
+source systems (``source_roles``, as ``sources[].role`` in threadline.yaml), the input
 tables (only the columns the rule needs; the rest are filled with NA here), the expected findings
 (by subject) and the near misses that must not fire. The rule must return exactly the expected
 subjects.
@@ -60,6 +61,7 @@ def run_fixture(fixture: dict, **overrides) -> pd.DataFrame:
         reporting_currency=fixture["reporting_currency"],
         tolerances=fixture.get("tolerances", {}),
         overrides=tuple(ToleranceOverride(**o) for o in fixture.get("overrides", [])),
+        source_roles=fixture.get("source_roles", {}),
         **overrides,
     )
     return reconcile(build_frames(fixture["tables"]), settings).findings
