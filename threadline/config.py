@@ -74,14 +74,16 @@ class RulesConfig(_Strict):
     tolerances: dict[str, dict[str, Any]] = Field(default_factory=dict)
     overrides: list[ToleranceOverrideConfig] = Field(default_factory=list)
 
-    def reconcile_settings(self, *, as_of: date, reporting_currency: str):
-        """The engine's settings for these rules (``as_of`` already resolved)."""
+    def reconcile_settings(self, *, as_of: date, reporting_currency: str, source_roles: dict[str, str] | None = None):
+        """The engine's settings for these rules (``as_of`` already resolved); ``source_roles`` maps each
+        source's name to its role (``Config.source_roles``)."""
         from reconciliation.engine import ReconcileSettings, ToleranceOverride
 
         return ReconcileSettings(
             as_of=as_of, reporting_currency=reporting_currency, tolerances=self.tolerances,
             disabled=frozenset(self.disabled),
-            overrides=tuple(ToleranceOverride(**o.model_dump()) for o in self.overrides))
+            overrides=tuple(ToleranceOverride(**o.model_dump()) for o in self.overrides),
+            source_roles=source_roles or {})
 
 
 #: the source system of threadline's own wo_po_link rows (reconciliation.suggest.SUGGESTER)
@@ -93,7 +95,8 @@ class SourceConfig(_Strict):
 
     name: str = Field(description="lower_snake name; stored as source_system on every row")
     kind: Literal["sql", "odbc", "soap", "b2mml", "rest", "files"]
-    role: Literal["erp", "cmms", "mes"]
+    role: Literal["erp", "cmms", "mes"] = Field(
+        description="what the system is to the plant; rules comparing systems read it (TRC-003, TRC-004)")
     description: str | None = None
     enabled: bool = True
     schedule: str | None = Field(default=None, description="cron or preset for the sync DAG")
@@ -132,6 +135,19 @@ class Config(_Strict):
     #: folder of the config file; relative paths in the file are relative to it
     base_dir: Path = Field(default=Path("."), exclude=True)
     path: Path | None = Field(default=None, exclude=True)
+
+    @property
+    def source_roles(self) -> dict[str, str]:
+        """Each source's role by its name (the source_system of its rows): erp, cmms or mes. The rules
+        that compare systems read it (TRC-003 pairs MES and ERP production orders, and an ERP's copy of
+        a work order gives way to the MES's or CMMS's)."""
+        return {s.name: s.role for s in self.sources}
+
+    def reconcile_settings(self, as_of: date):
+        """The engine's settings: the rules' tolerances and switches, the reporting currency, the
+        sources' roles, judged as of ``as_of``."""
+        return self.rules.reconcile_settings(as_of=as_of, reporting_currency=self.reporting_currency,
+                                             source_roles=self.source_roles)
 
     def source(self, name: str) -> SourceConfig:
         """The source called ``name``; the error lists the configured names."""
@@ -250,7 +266,7 @@ def load_config(path: str | os.PathLike | None = None, *, check_specs: bool = Tr
                             f"({sorted(site_ids)})")
     if not any(p.startswith("rules: unknown rule id") for p in problems):
         try:  # tolerance names and values, override scopes: the engine's own checks
-            config.rules.reconcile_settings(as_of=date.today(), reporting_currency=config.reporting_currency)
+            config.reconcile_settings(as_of=date.today())
         except ValueError as exc:
             problems.append(f"rules: {str(exc).removeprefix('reconcile settings: ')}")
 

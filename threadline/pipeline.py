@@ -478,7 +478,7 @@ def reconcile_and_publish(config: Config, warehouse: Warehouse, run_id: str,
     reporter.stage("reconcile")
     frames = read_canonical(warehouse)
     as_of = config.rules.as_of or utcnow().date()
-    settings = config.rules.reconcile_settings(as_of=as_of, reporting_currency=config.reporting_currency)
+    settings = config.reconcile_settings(as_of)
     result = reconcile(frames, settings)
     seconds["reconcile"] = time.perf_counter() - started
 

@@ -56,7 +56,7 @@ def test_the_rules_find_exactly_what_the_manifest_lists(medium):
     for q, expected in zip(sorted(quarantined), sorted(manifest["quarantine"], key=lambda m: (m["source"], m["stream"], m["source_key"]))):
         assert expected["reason_contains"] in q[4]
 
-    settings = config.rules.reconcile_settings(as_of=config.rules.as_of, reporting_currency=config.reporting_currency)
+    settings = config.reconcile_settings(config.rules.as_of)
     findings = reconciliation.reconcile({k: pd.concat(v, ignore_index=True) for k, v in frames.items()}, settings).findings
     found = sorted(zip(findings["rule_id"], findings["subject_entity"], findings["subject_source_system"],
                        findings["subject_source_key"]))

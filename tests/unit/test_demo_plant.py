@@ -20,7 +20,8 @@ from threadline.demo.plant import defect_count
 
 RULES = {"LNK-001", "LNK-002", "LNK-003", "LNK-004", "LNK-005", "LNK-006", "LNK-007", "OSP-001", "OSP-002", "OSP-003",
          "OSP-004", "OSP-005", "OSP-006", "CST-003", "TRC-001", "OSP-007", "OSP-008", "OSP-009", "CST-001", "CST-002",
-         "CST-004"}
+         "CST-004",
+         "TRC-002", "TRC-003", "TRC-004", "TRC-005"}
 SPECS = Path(__file__).resolve().parents[2] / "mappings" / "specs"
 B2MML = "{http://www.mesa.org/xml/B2MML}"
 
@@ -142,6 +143,14 @@ def test_every_rule_is_planted_on_every_site_it_can_be(request, fixture):
     # a maintenance overrun and a late invoice on a closed production order, on both sites
     assert by_rule_source[("CST-002", "work_order", "maximo")] == 2 * n
     assert by_rule_source[("CST-004", "work_order", "mes")] == 2 * n
+    # traceability: both sites issue and buy material for orders; only NORTH's ERP copies the MES's orders
+    assert by_rule_source[("TRC-002", "material_issue", "mes")] == 2 * n
+    assert by_rule_source[("TRC-002", "receipt", "erp_soap")] == n
+    for erp in ("jde", "erp_soap"):
+        assert by_rule_source[("TRC-005", "receipt", erp)] == n
+    assert by_rule_source[("TRC-003", "work_order", "mes")] == n
+    assert by_rule_source[("TRC-003", "work_order", "jde")] == n
+    assert by_rule_source[("TRC-004", "work_order", "jde")] == n
     # a dangling MES PO reference on an OSP op is two findings about the same op
     dangling = {d["source_key"] for d in defects if d["rule_id"] == "LNK-002" and d["subject_entity"] == "wo_operation"}
     osp001 = {d["source_key"] for d in defects if d["rule_id"] == "OSP-001"}
@@ -245,6 +254,8 @@ def test_manifest_counts_and_keys_are_those_of_the_source_data(medium):
         ("maximo", "wo_po_link"): "po_links", ("maximo", "material_issue"): "material_issues",
         ("mes", "wo_operation"): "operations", ("mes", "work_order"): "work_orders",
         ("maximo", "wo_operation"): "tasks",
+        ("mes", "material_issue"): "material_issues", ("jde", "work_order"): "work_orders",
+        ("jde", "receipt"): "receipts", ("erp_soap", "receipt"): "receipts",
     }
     keys: dict[tuple[str, str], set[str]] = {}
     for source, (_, streams) in SOURCES.items():
@@ -281,6 +292,9 @@ def test_clean_work_order_references_resolve_at_their_own_site(medium):
             site_of_mes[request.findtext(f"{B2MML}ID")] = request.findtext(f"{B2MML}HierarchyScope/{B2MML}EquipmentID")
     for wo, seq in zip(wos["OperationsRequest.ID"], wos["ID"]):
         (north_ops if site_of_mes[wo] == "PLANT-N" else south_ops).add((wo, seq))
+    # material bought for a work order names the order and no operation
+    north_ops |= {(wo, "0") for wo, site in site_of_mes.items() if site == "PLANT-N"}
+    south_ops |= {(wo, "") for wo, site in site_of_mes.items() if site == "PLANT-S"}
 
     planted = _planted_keys(manifest, "LNK-001", "po_line")
     f4311 = _sql_frame(out / jde.FILE_NAME, {"table": "F4311"})
@@ -298,7 +312,7 @@ def test_clean_work_order_references_resolve_at_their_own_site(medium):
     named = soap[soap["WorkOrderRef"].notna()]
     for row in named.itertuples():
         key = f"{row.PONumber}|{row.LineNo}"
-        found = (row.WorkOrderRef, row.OperationRef) in south_ops
+        found = (row.WorkOrderRef, row.OperationRef if isinstance(row.OperationRef, str) else "") in south_ops
         assert found != (key in planted), (key, row.WorkOrderRef, row.OperationRef)
         checked += 1
     assert checked > 100

@@ -128,7 +128,9 @@ def write_legacy_erp(plant: Plant, data_dir: Path, *, port: int = 0) -> dict[str
             "LineType": lines["kind"].map(_LINE_TYPE), "Quantity": lines["qty"], "UOM": lines["uom"],
             "UnitPrice": lines["unit_price"], "NeedByDate": iso_dates(lines["need_by_day"]),
             "WorkOrderRef": np.where(wo_linked, lines["wo_ref"].astype(str), None),
-            "OperationRef": np.where(wo_linked, lines["op_ref"].astype("int64").astype(str), None),
+            # material bought for a work order names no operation
+            "OperationRef": np.where(wo_linked & (lines["op_ref"].astype("int64") != 0),
+                                     lines["op_ref"].astype("int64").astype(str), None),
             "Process": np.where(process != "", process, None), "Account": lines["account"],
             "Status": lines["status"].map(_STATUS), "ReceivedQty": lines["received_qty"],
         }))

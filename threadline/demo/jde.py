@@ -19,10 +19,12 @@ PDRORN             the related work order: numbers zero-filled to 8 ("00010023")
 =================  ==========================================================
 
 F43121 holds receipts (PRMATC '1', document type OV) and voucher matches (PRMATC '2', PV); a
-receipt's PRVRMK (remark) carries the certificate of conformance number, PRLOTN its lot.
+receipt's PRVRMK (remark) carries the certificate of conformance number, PRLOTN its lot. F4801 holds
+the copies of the NORTH production orders the MES interface creates (order type WO, the MES number
+in the reference WAVR01).
 Source keys, as the ``demo_jde`` specs build them (CHAR padding stripped, joined with ``|``):
 purchase order ``00001|4711|OP|000``, line ``00001|4711|OP|000|1000``, receipt ``OV|300012|1``,
-voucher ``PV|700045|1``, supplier ``4101``, item ``RM-100001``, rate ``EUR|USD|124183``,
+voucher ``PV|700045|1``, work order ``WO|1000042``, supplier ``4101``, item ``RM-100001``, rate ``EUR|USD|124183``,
 conversion ``60001|BX|EA``.
 """
 
@@ -44,6 +46,8 @@ SUFFIX = "000"
 BRANCH_PLANT = "P100"
 BRANCH_MAINT = "P110"
 RECEIPT_DOC_START = 300001
+#: order type of the work orders the MES interface creates (F4801 WADCTO)
+WO_ORDER_TYPE = "WO"
 VOUCHER_DOC_START = 700001
 _LINE_TYPE = {"stock": "S", "service": "J", "osp": "OP"}
 #: last status of a line: 220 entered, 400 received, 999 closed, 980 cancelled (next status beside it)
@@ -93,6 +97,10 @@ STREAMS = {
         "mapping": "demo_jde/F0015.yaml", "table": "F0015",
         "key": ["CXCRCD", "CXCRDC", "CXEFT"], "bookmark": ["CXUPMJ", "CXTDAY"],
     },
+    "work_orders": {
+        "mapping": "demo_jde/F4801.yaml", "table": "F4801", "key": ["WADCTO", "WADOCO"],
+        "bookmark": ["WAUPMJ", "WATDAY"],
+    },
     "uom_conversions": {
         "mapping": "demo_jde/F41002.yaml",
         "query": ("SELECT u.*, i.IMLITM AS UMLITM FROM F41002 u LEFT JOIN F4101 i ON i.IMITM = u.UMITM"),
@@ -111,6 +119,7 @@ PRIMARY_INDEXES = (
     "CREATE UNIQUE INDEX F550401_0 ON F550401 (APAN8, APPRCS)",
     "CREATE UNIQUE INDEX F4101_0 ON F4101 (IMITM)",
     "CREATE INDEX F4105_0 ON F4105 (COITM, COLEDG)",
+    "CREATE UNIQUE INDEX F4801_0 ON F4801 (WADOCO)",
 )
 
 
@@ -149,6 +158,8 @@ def source_key(ref: tuple) -> str:
         return f"OV|{RECEIPT_DOC_START + int(ref[2]) - 1}|1"
     if kind == "invoice":
         return f"PV|{VOUCHER_DOC_START + int(ref[2]) - 1}|1"
+    if kind == "jde_wo":
+        return f"{WO_ORDER_TYPE}|{int(ref[1])}"
     raise ValueError(f"JD Edwards has no record of kind {kind!r}")
 
 
@@ -328,9 +339,31 @@ def write_jde(plant: Plant, out_dir: Path) -> dict[str, int]:
             ("UMMCU", "CHAR(12)"), ("UMITM", "INTEGER"), ("UMUM", "CHAR(2)"), ("UMRUM", "CHAR(2)"),
             ("UMCONV", "REAL"), ("UMUPMJ", "INTEGER"), ("UMTDAY", "INTEGER"),
         ], f41002)
+        counts["work_orders"] = _write_work_orders(conn, plant.jde_wos)
         for statement in PRIMARY_INDEXES:
             conn.execute(statement)
         conn.commit()
     finally:
         conn.close()
     return counts
+
+
+def _write_work_orders(conn: sqlite3.Connection, copies: pd.DataFrame) -> int:
+    """F4801: the MES's NORTH production orders as the nightly interface copied them (see
+    ``threadline.demo.traceability``), the MES order number in the reference WAVR01."""
+    branch = char([BRANCH_PLANT] * len(copies), 12, right=True)
+    f4801 = pd.DataFrame({
+        "WADOCO": copies["wadoco"].astype("int64"), "WADCTO": WO_ORDER_TYPE, "WAKCOO": COMPANY,
+        "WAMMCU": branch, "WAMCU": branch, "WADL01": char(copies["description"], 30),
+        "WALITM": char(copies["item"], 25), "WAUORG": np.round(copies["qty"] * 100).astype("int64"),
+        "WASRST": char(copies["status"], 2), "WATRDJ": julian(copies["created_day"]),
+        "WASTRT": julian(copies["start_day"]), "WADRQJ": julian(copies["end_day"]),
+        "WAVR01": char(copies["wo_number"], 25),
+        "WAUPMJ": julian(np.minimum(copies["created_day"], -1)), "WATDAY": hhmmss(copies["changed_sec"]),
+    })
+    return write_sqlite_table(conn, "F4801", [
+        ("WADOCO", "INTEGER"), ("WADCTO", "CHAR(2)"), ("WAKCOO", "CHAR(5)"), ("WAMMCU", "CHAR(12)"),
+        ("WAMCU", "CHAR(12)"), ("WADL01", "CHAR(30)"), ("WALITM", "CHAR(25)"), ("WAUORG", "INTEGER"),
+        ("WASRST", "CHAR(2)"), ("WATRDJ", "INTEGER"), ("WASTRT", "INTEGER"), ("WADRQJ", "INTEGER"),
+        ("WAVR01", "CHAR(25)"), ("WAUPMJ", "INTEGER"), ("WATDAY", "INTEGER"),
+    ], f4801)

@@ -52,6 +52,8 @@ def source_key(ref: tuple) -> str:
         return str(ref[1])
     if kind == "mes_op":
         return f"{ref[1]}|{int(ref[2])}"
+    if kind == "mes_issue":
+        return f"{ref[1]}|{int(ref[2])}|{ref[3]}"
     raise ValueError(f"the MES has no record of kind {kind!r}")
 
 

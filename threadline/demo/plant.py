@@ -31,7 +31,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from threadline.demo import outside_processing, receiving, suggestions
+from threadline.demo import outside_processing, receiving, suggestions, traceability
 from threadline.demo.costs import CST002_ROLE, CST004_ROLE, collect_cost_defects, settle_costs
 
 AS_OF = date(2026, 6, 30)
@@ -116,6 +116,8 @@ class Plant:
     quarantine: list[dict[str, Any]] = field(default_factory=list)
     #: PO lines that lost their link to work, with their true WO and operation (threadline.demo.suggestions)
     link_truth: list[dict[str, Any]] = field(default_factory=list)
+    #: JD Edwards' copies of the NORTH production orders (F4801), see ``threadline.demo.traceability``
+    jde_wos: pd.DataFrame = field(default_factory=pd.DataFrame)
 
     def purchasing(self, erp: str) -> tuple[pd.DataFrame, ...]:
         """PO headers, lines, receipts, invoices and suppliers kept by one ERP ("jde" or "soap")."""
@@ -462,6 +464,7 @@ def _production(rng: np.random.Generator, n_prod: int, n_def: int, items: pd.Dat
     demands += receiving.production_demands(n_def)
     demands += outside_processing.demands(n_def)
     demands += [(CST004_ROLE, s, n_def) for s in range(2)]
+    demands += traceability.production_demands(n_def)
     role, forced_site = _reserve(rng, n_prod, demands)
     site_index = np.where(forced_site >= 0, forced_site, rng.integers(2, size=n_prod))
     site = np.asarray(SITES, dtype=object)[site_index]
@@ -472,7 +475,8 @@ def _production(rng: np.random.Generator, n_prod: int, n_def: int, items: pd.Dat
               "trc001": ("Completed", False), "lnk001_op": ("Released", False),
               "quarantine_segment": ("Released", False), "cst003_invoice": ("Closed", True),
               "lnk003": ("Released", True), "lnk004": ("Cancelled", True), "lnk005": ("Closed", True),
-              "lnk007": ("Released", True), **receiving.FORCED_STATES, **outside_processing.FORCED}
+              "lnk007": ("Released", True), **receiving.FORCED_STATES, **outside_processing.FORCED,
+              **traceability.FORCED_STATES}
     for name, (st, osp) in forced.items():
         rows = role == name
         state[rows] = st
@@ -797,7 +801,7 @@ def generate_plant(scale: int = DEFAULT_SCALE, seed: int = DEFAULT_SEED) -> Plan
     rng = np.random.default_rng(seed)
     n_def = defect_count(scale)
     n_mnt = max(round(scale * 0.4), 9 * n_def + 6)
-    n_prod = max(scale - round(scale * 0.4), 47 * n_def + 24)
+    n_prod = max(scale - round(scale * 0.4), 54 * n_def + 24)
 
     suppliers = _suppliers(rng, scale)
     outside_processing.approve_service_suppliers(suppliers)
@@ -814,8 +818,8 @@ def generate_plant(scale: int = DEFAULT_SCALE, seed: int = DEFAULT_SEED) -> Plan
     quarantine: list[dict[str, Any]] = []
     extra = _planted_lines(rng, n_def, prod, mnt, suppliers)
     stock = _stock_lines(rng, scale, items, suppliers)
-    lines = pd.concat([_osp_lines(rng, prod, suppliers), _service_lines(rng, mnt, suppliers), stock, extra],
-                      ignore_index=True)
+    lines = pd.concat([_osp_lines(rng, prod, suppliers), _service_lines(rng, mnt, suppliers), stock, extra,
+                       traceability.material_lines(seed, prod, items, suppliers)], ignore_index=True)
     for column, fill in (("stock_po", -1), ("lot", ""), ("role", ""), ("segment", "")):
         lines[column] = lines[column].fillna(fill)
     lines = _number_pos(rng, lines)
@@ -855,6 +859,7 @@ def generate_plant(scale: int = DEFAULT_SCALE, seed: int = DEFAULT_SEED) -> Plan
     )
     settle_costs(plant, seed)
     _collect_defects(plant)
+    traceability.plant_traceability(plant)
     return plant
 
 
