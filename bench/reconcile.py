@@ -15,6 +15,10 @@ or back while the operation still runs). An asset hierarchy (roots, lines and un
 maintenance work orders, cost centres, the items production orders make, estimates that cover the
 cost and closing dates after it, with rare overruns (CST-002) and labour booked after closing
 (CST-004). What the rules find is printed per rule.
+The parts lines naming a work order buy the item its material issue consumes, received with the
+issue's lot, and the production orders of site NORTH (from the MES) are copied into the ERP, with
+rare defects too: issues of lot-controlled items without a lot, parts never consumed, production
+orders one system lacks, ERP copies that disagree.
 Then it times ``reconciliation.reconcile`` in a fresh process per run and prints seconds, peak RSS
 and findings per rule. The issue's target: at most 20 s and 4 GB for 1M / 3M / 2M.
 
@@ -65,6 +69,7 @@ def canonical_frames(n_wo: int, seed: int = 3) -> dict:
     wo_no = np.char.add("WO", np.arange(n_wo).astype(str))
     closed = rng.random(n_wo) < 0.6
     maintenance = rng.random(n_wo) < 0.5
+    production = ~maintenance
     # asset hierarchy per site: roots, lines below them, units below the lines (a parent comes first)
     n_asset = max(30, n_wo // 50)
     asset_site = np.where(np.arange(n_asset) % 2 == 0, "NORTH", "SOUTH")
@@ -100,7 +105,7 @@ def canonical_frames(n_wo: int, seed: int = 3) -> dict:
         "inspection_required": pd.array(rng.random(n_wo) < 0.1, dtype="boolean"),
         "inspection_signed_off": pd.array(rng.random(n_wo) < 0.95, dtype="boolean"),
         "lot": text(np.char.add("LOT", wo_no)),
-        "source_system": text(np.full(n_wo, "cmms")), "source_key": text(wo_no)}
+        "source_system": text(np.where(production, "mes", "cmms")), "source_key": text(wo_no)}
 
     n_op = 3 * n_wo
     op_wo = np.repeat(np.arange(n_wo), 3)
@@ -167,6 +172,11 @@ def canonical_frames(n_wo: int, seed: int = 3) -> dict:
         "source_system": text(np.full(n_op, "cmms")), "source_key": text(np.char.add(wo_no[op_wo], op_seq))}, n_op)
     qty_ordered = rng.integers(1, 100, n_line).astype(float)
     qty_ordered[osp_line] = op_qty[line_op[osp_line]]
+    # a parts line buys the item its work order's material issue consumes (one in a thousand another item)
+    issue_item = rng.integers(0, 5000, n_wo)
+    issue_lot = np.char.add("L", np.arange(n_wo).astype(str))
+    parts_line = (line_op < 0) & po_names_wo & ~dangling
+    line_item = np.where(rng.random(n_line) < 0.001, (issue_item[line_wo] + 1) % 5000, issue_item[line_wo])
     po_lines = frame("po_line", {
         "po_number": text(po_no), "line_number": text(line_no), "site": text(sites[line_wo]),
         "qty_ordered": qty_ordered, "unit_price": rng.uniform(1, 900, n_line),
@@ -178,6 +188,7 @@ def canonical_frames(n_wo: int, seed: int = 3) -> dict:
         "process": pd.Series(text(np.full(n_line, "heat_treat"))).where(line_op >= 0),
         "supplier_id": pd.Series(line_supplier, dtype=object).astype(pd.StringDtype("pyarrow")),
         "description": pd.Series(description, dtype=object).astype(pd.StringDtype("pyarrow")),
+        "item_number": pd.Series(text(np.char.add("ITEM", line_item.astype(str)))).where(parts_line),
         "status": text(line_status),
         "source_system": text(np.full(n_line, "erp")), "source_key": text(np.char.add(po_no, line_no))}, n_line)
 
@@ -202,7 +213,9 @@ def canonical_frames(n_wo: int, seed: int = 3) -> dict:
         "receipt_id": text(np.char.add("R", received.astype(str))), "po_number": text(po_no[received]),
         "line_number": text(line_no[received]), "site": text(sites[line_wo[received]]),
         "qty": receipt_qty, "receipt_date": receipt_date,
-        "lot": pd.Series(text(lot)).where(osp_receipt),
+        # parts bought for a work order come with the lot its material issue consumes
+        "lot": pd.Series(text(np.where(osp_receipt, lot, issue_lot[line_wo[received]])))
+               .where(osp_receipt | parts_line[received]),
         "certificate_ref": pd.Series(text(certificate)).where(osp_receipt & (rng.random(n_rec) >= 0.001)),
         "source_system": text(np.full(n_rec, "erp")),
         "source_key": text(np.char.add("R", received.astype(str)))}, n_rec)
@@ -243,7 +256,9 @@ def canonical_frames(n_wo: int, seed: int = 3) -> dict:
     issued_qty, unit_cost = rng.uniform(1, 20, n_wo), rng.uniform(1, 200, n_wo)
     material = frame("material_issue", {
         "issue_id": text(np.char.add("M", wo_no)), "wo_number": text(wo_no), "op_seq": text(np.full(n_wo, "20")),
-        "site": text(sites), "item_number": text(np.char.add("ITEM", rng.integers(0, 5000, n_wo).astype(str))),
+        "site": text(sites), "item_number": text(np.char.add("ITEM", issue_item.astype(str))),
+        # one issue in a thousand has no lot (a third of the items are lot-controlled)
+        "lot": pd.Series(text(issue_lot)).where(rng.random(n_wo) >= 0.001),
         "qty": issued_qty, "unit_cost": unit_cost, "currency": text(np.full(n_wo, "USD")),
         "issue_date": days(n_wo), "source_system": text(np.full(n_wo, "cmms")),
         "source_key": text(np.char.add("M", wo_no))}, n_wo)
@@ -256,6 +271,24 @@ def canonical_frames(n_wo: int, seed: int = 3) -> dict:
     work_orders["estimate_material"] = issued_qty * unit_cost * estimate_scale
     work_orders["estimate_outside"] = bought * 1.15 * estimate_scale
     work_orders = frame("work_order", work_orders, n_wo)
+    items = frame("item", {
+        "item_number": text(np.char.add("ITEM", np.arange(5000).astype(str))),
+        "lot_controlled": pd.array(np.arange(5000) % 3 == 0, dtype="boolean"),
+        "source_system": text(np.full(5000, "erp")), "source_key": text(np.char.add("ITEM", np.arange(5000).astype(str)))},
+        5000)
+    # the ERP's copies of site NORTH's production orders: one in a thousand missing, one in a thousand
+    # with another status class; and a few orders the MES does not have
+    copied = np.flatnonzero(production & (sites == "NORTH") & (rng.random(n_wo) >= 0.001))
+    n_orphan = max(1, n_wo // 10000)
+    copy_wo = np.concatenate([wo_no[copied], np.char.add("WO-ERP-", np.arange(n_orphan).astype(str))])
+    copy_status = np.concatenate([np.where(closed[copied], "closed", "released"), np.full(n_orphan, "released")]).astype(object)
+    copy_status[:len(copied)][rng.random(len(copied)) < 0.001] = "cancelled"
+    n_copy = len(copy_wo)
+    erp_orders = frame("work_order", {
+        "wo_number": text(copy_wo), "kind": text(np.full(n_copy, "production")), "site": text(np.full(n_copy, "NORTH")),
+        "status": text(copy_status), "created_date": days(n_copy, 0, 150),
+        "source_system": text(np.full(n_copy, "erp")), "source_key": text(np.char.add("ERP-", copy_wo))}, n_copy)
+    work_orders = pd.concat([work_orders, erp_orders], ignore_index=True)
     fx_days = pd.date_range("2025-12-01", "2026-12-31", freq="D")
     fx = frame("fx_rate", {
         "from_currency": text(np.full(len(fx_days), "EUR")), "to_currency": text(np.full(len(fx_days), "USD")),
@@ -264,7 +297,7 @@ def canonical_frames(n_wo: int, seed: int = 3) -> dict:
         len(fx_days))
     return {"asset": assets, "work_order": work_orders, "wo_operation": operations, "po_line": po_lines,
             "receipt": receipts, "invoice_line": invoices, "labour_entry": labour, "material_issue": material,
-            "fx_rate": fx, "supplier": suppliers}
+            "fx_rate": fx, "supplier": suppliers, "item": items}
 
 
 def _rss_mb(field: str) -> float:
@@ -297,7 +330,8 @@ def measure(n_wo: int) -> dict:
     rss_frames = _rss_mb("VmRSS")
     _reset_peak_rss()
     started = time.perf_counter()
-    result = reconcile(frames, ReconcileSettings(as_of=date(2026, 6, 30), reporting_currency="USD"))
+    roles = {"erp": "erp", "cmms": "cmms", "mes": "mes"}
+    result = reconcile(frames, ReconcileSettings(as_of=date(2026, 6, 30), reporting_currency="USD", source_roles=roles))
     seconds = time.perf_counter() - started
     return {"work_orders": n_wo, "operations": len(frames["wo_operation"]), "po_lines": len(frames["po_line"]),
             "build_seconds": round(built, 2), "reconcile_seconds": round(seconds, 2),

@@ -291,17 +291,22 @@ _PO_COPY_FIELDS = ("site", "po_number", "line_number", "supplier_id", "item_numb
 _SLACK = 1e-9
 
 
-def _copies(frame: pd.DataFrame, code: str, reference_first: np.ndarray) -> tuple[pd.DataFrame, pd.DataFrame]:
+def _copies(frame: pd.DataFrame, code: str, reference_first: np.ndarray,
+            columns: list[str]) -> tuple[pd.DataFrame, pd.DataFrame]:
     """(copy, reference) row pairs: each row of a key (``code``) held by several sources, against the
-    key's copy of record (the first by ``reference_first`` rank, then source system and key).
+    key's copy of record (the first by ``reference_first`` rank, then source system, then table order).
 
-    Only rows of another source than the reference are copies; the frames are aligned by position.
+    Only rows of another source than the reference are copies; the frames (of ``columns`` and the
+    lineage) are aligned by position.
     """
-    keyed = known(frame[code]) & frame.duplicated(code, keep=False).to_numpy()
-    rows = frame[keyed].assign(_rank=reference_first[keyed])
+    keyed = known(frame[code]) & frame[code].duplicated(keep=False).to_numpy()
+    rows = frame.loc[keyed, [code, "source_system", "source_key", *columns]]
     if rows.empty:
         return rows, rows
-    rows = rows.sort_values([code, "_rank", "source_system", "source_key"], kind="stable")
+    # source systems are few: sort on their codes (in name order) rather than on the text
+    source_code, _ = pd.factorize(rows["source_system"], sort=True)
+    rows = rows.assign(_rank=reference_first[keyed], _source=source_code)
+    rows = rows.sort_values([code, "_rank", "_source"], kind="stable")
     reference = rows.drop_duplicates(code)
     at = pd.Index(reference[code]).get_indexer(rows[code])
     ref = reference.take(at)
@@ -332,7 +337,7 @@ def copies_disagree(data: CanonicalFrames, settings: ReconcileSettings) -> pd.Da
     disagree, one finding per disagreeing copy, naming every attribute in conflict.
 
     The copy of record of a work order is one of a source that is not an ERP (the MES or CMMS that
-    runs the work), of a PO line one of an ERP; ties go to the first by source system and key.
+    runs the work), of a PO line one of an ERP; ties go to the first by source system.
     Work orders compare status class (``STATUS_CLASS``), kind, item, quantity (``qty_tolerance_pct``
     of the reference), start and finish dates (``date_tolerance_days``). PO lines compare supplier,
     item, effective currency, unit price (``price_tolerance_pct``; only in the same currency) and
@@ -343,7 +348,8 @@ def copies_disagree(data: CanonicalFrames, settings: ReconcileSettings) -> pd.Da
 
     wos = data["work_order"]
     from_erp = wos["source_system"].isin(erp_sources).fillna(False).to_numpy(dtype=bool)
-    copy, ref = _copies(wos, "_k_wo", from_erp.astype(int))
+    copy, ref = _copies(wos, "_k_wo", from_erp.astype(int),
+                        list(dict.fromkeys([*_WO_COPY_FIELDS, "kind", "item_number", "qty", "start_date", "finish_date"])))
     if len(copy):
         qty_pct = settings.tolerance_for("TRC-004", "qty_tolerance_pct", ref).to_numpy()
         date_days = settings.tolerance_for("TRC-004", "date_tolerance_days", ref).to_numpy()
@@ -365,7 +371,8 @@ def copies_disagree(data: CanonicalFrames, settings: ReconcileSettings) -> pd.Da
 
     lines = data.po_lines
     line_from_erp = lines["source_system"].isin(erp_sources).fillna(False).to_numpy(dtype=bool)
-    copy, ref = _copies(lines, "_k_line", (~line_from_erp).astype(int))
+    copy, ref = _copies(lines, "_k_line", (~line_from_erp).astype(int),
+                        list(dict.fromkeys([*_PO_COPY_FIELDS, "process"])))
     if len(copy):
         qty_pct = settings.tolerance_for("TRC-004", "qty_tolerance_pct", ref).to_numpy()
         price_pct = settings.tolerance_for("TRC-004", "price_tolerance_pct", ref).to_numpy()
@@ -473,7 +480,7 @@ def wo_driven_receipt_not_consumed(data: CanonicalFrames, settings: ReconcileSet
     bought = pd.DataFrame({"_k_line": links["_k_line"].to_numpy(), "_k_wo": links["_k_wo"].to_numpy(),
                            "item_number": lines["item_number"].take(links["po_row"].to_numpy()).to_numpy(),
                            "po_row": links["po_row"].to_numpy()})
-    bought = bought[known(bought["_k_wo"])].drop_duplicates(["_k_line", "_k_wo", "item_number"])
+    bought = bought[known(bought["_k_wo"])].drop_duplicates(["_k_line", "_k_wo"])
     positive = (receipts["qty"] > 0).fillna(False).to_numpy(dtype=bool)
     candidates = receipts[positive & codes_in(receipts["_k_line"], bought["_k_line"])]
     if candidates.empty:
@@ -495,15 +502,25 @@ def wo_driven_receipt_not_consumed(data: CanonicalFrames, settings: ReconcileSet
     pairs = candidates[["_k_line", "site", "lot"]].reset_index().rename(columns={"index": "receipt_row"}).merge(
         bought[["_k_line", "_k_wo", "item_number"]], on="_k_line")
     issues = data["material_issue"]
-    # issues of the item to one of the work orders the line is for
-    to_wo = issues.loc[codes_in(issues["_k_wo"], pairs["_k_wo"]), ["_k_wo", "item_number"]].drop_duplicates()
-    by_item = pairs.merge(to_wo.assign(_hit=True), how="left", on=["_k_wo", "item_number"])["_hit"]
-    # issues of the received lot of the item to any work order of the site
-    lots = pairs["lot"].dropna().unique()
-    of_lot = issues.loc[issues["lot"].isin(lots).fillna(False).to_numpy(dtype=bool), ["site", "item_number", "lot"]]
-    by_lot = pairs.merge(of_lot.drop_duplicates().assign(_hit=True), how="left",
-                         on=["site", "item_number", "lot"])["_hit"]
-    consumed_pair = by_item.notna().to_numpy() | by_lot.notna().to_numpy()
+    # issues of the item to one of the work orders the line is for (WO code x item code, as integers)
+    to_wo = issues[codes_in(issues["_k_wo"], pairs["_k_wo"])]
+    item_codes, items = pd.factorize(pd.concat([pairs["item_number"], to_wo["item_number"]], ignore_index=True))
+    width = max(len(items), 1) + 1
+    pair_key = pairs["_k_wo"].to_numpy(dtype=np.int64) * width + item_codes[:len(pairs)]
+    issue_key = to_wo["_k_wo"].to_numpy(dtype=np.int64) * width + item_codes[len(pairs):]
+    by_item = pd.Series(pair_key).isin(issue_key).to_numpy() & (item_codes[:len(pairs)] >= 0)
+    # issues of the received lot of the item to any work order of the site; only asked for the rare
+    # receipts the work order itself did not consume, so the look-up over all issues stays small
+    consumed_by_wo = pd.Series(by_item).groupby(pairs["receipt_row"].to_numpy()).transform("any").to_numpy()
+    with_lot = pairs["lot"].notna().to_numpy() & ~consumed_by_wo
+    of_lot = issues[issues["lot"].isin(pairs.loc[with_lot, "lot"].unique()).fillna(False).to_numpy(dtype=bool)]
+    by_lot = np.zeros(len(pairs), dtype=bool)
+    if with_lot.any() and len(of_lot):
+        mine = pairs[with_lot]
+        key = [pd.concat([mine[c], of_lot[c]], ignore_index=True) for c in ("site", "item_number", "lot")]
+        joint = pd.MultiIndex.from_arrays(key).factorize()[0]
+        by_lot[with_lot] = pd.Series(joint[:len(mine)]).isin(joint[len(mine):]).to_numpy()
+    consumed_pair = by_item | by_lot
     consumed = np.zeros(len(candidates), dtype=bool)
     consumed[pairs["receipt_row"].to_numpy()[consumed_pair]] = True
     offending = candidates[~consumed].reset_index(drop=True)
