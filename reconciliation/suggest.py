@@ -75,7 +75,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from reconciliation.exceptions import SUBJECT_COLUMNS, subject_frame
-from reconciliation.frames import NO_KEY, TEXT, CanonicalFrames, flag, records, text, to_json
+from reconciliation.frames import NO_KEY, TEXT, CanonicalFrames, flag, records, shadowed_erp_copies, text, to_json
 
 if TYPE_CHECKING:
     from reconciliation.engine import ReconcileSettings
@@ -277,7 +277,8 @@ def candidates(data: CanonicalFrames, settings: ReconcileSettings, lines: pd.Dat
 
     Columns: ``line`` (position in ``lines``), ``wo_row`` (in ``data["work_order"]``), ``op_row``
     (in ``data["wo_operation"]``, -1 for a WO-level candidate), one ``f_<factor>`` column per factor,
-    ``bought`` (the operation already has an active PO line), ``score`` and ``text_found``.
+    ``bought`` (the operation already has an active PO line), ``score`` and ``text_found``. A work order
+    the MES or CMMS holds and an ERP copies is one candidate, on the MES's or CMMS's copy.
     """
     if lines.empty:
         return _no_candidates()
@@ -352,7 +353,23 @@ def candidates(data: CanonicalFrames, settings: ReconcileSettings, lines: pd.Dat
         return _no_candidates()
     pairs = pairs.astype(np.int64)
     pairs = _expand_to_operations(pairs, wos, ops, osp_rows)
+    pairs = _on_copy_of_record(pairs, wos, settings)
     return _score(data, settings, lines, pairs, numbers, tol)
+
+
+def _on_copy_of_record(pairs: pd.DataFrame, wos: pd.DataFrame, settings: ReconcileSettings) -> pd.DataFrame:
+    """Candidates on an ERP's copy of a work order the MES or CMMS holds moved to that source's copy, so
+    a work order is one candidate (one link id, one fingerprint a rejection can hold for)."""
+    shadowed = shadowed_erp_copies(wos, settings.sources_with_role("erp"))
+    rows = pairs["wo_row"].to_numpy().copy()
+    moved = (rows >= 0) & shadowed[np.maximum(rows, 0)] if len(rows) else np.zeros(0, dtype=bool)
+    if not moved.any():
+        return pairs
+    kept = np.flatnonzero(~shadowed)
+    rows[moved] = _first_positions(wos["_k_wo"].take(kept), wos["_k_wo"].to_numpy()[rows[moved]])
+    rows[moved] = np.where(rows[moved] >= 0, kept[np.maximum(rows[moved], 0)], -1)
+    pairs = pairs.assign(wo_row=rows)[rows >= 0]
+    return pairs.drop_duplicates(["line", "wo_row", "op_row"]).reset_index(drop=True)
 
 
 def _first_positions(codes: pd.Series, wanted: np.ndarray) -> np.ndarray:
