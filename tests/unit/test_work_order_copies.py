@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime
+import json
 from pathlib import Path
 
 import pytest
@@ -75,3 +76,22 @@ def test_the_config_hands_each_sources_role_to_the_rules():
     settings = config.reconcile_settings(datetime.date(2024, 6, 30))
     assert settings.source_roles == {s.name: s.role for s in config.sources}
     assert settings.source_roles["jde"] == "erp" and settings.source_roles["mes"] == "mes"
+
+
+def test_a_suggested_link_names_the_mes_copy_once():
+    frames = _frames()
+    frames["po_line"] = frame_from_rows("po_line", [
+        {"source_system": "erp", "source_key": "4712|1", "po_number": "4712", "line_number": "1", "site": "NORTH",
+         "qty_ordered": 1, "unit_price": 500.0, "currency": "USD", "status": "open", "is_service": True,
+         "description": "Rework for MO-1", "need_by_date": "2024-06-20"},
+    ])
+    frames["wo_operation"] = frame_from_rows("wo_operation", [
+        {"source_system": "mes", "source_key": "MO-1|10", "wo_number": "MO-1", "op_seq": "10", "site": "NORTH",
+         "is_outside_processing": False, "status": "closed"},
+    ])
+    result = reconcile(frames, _settings(source_roles=ROLES))
+    finding = result.findings[result.findings["rule_id"] == "LNK-006"]
+    assert len(finding) == 1
+    evidence = json.loads(finding["evidence"].iloc[0])
+    assert [c["wo_number"] for c in evidence["candidates"]] == ["MO-1"]
+    assert [r["source_system"] for r in evidence["records"] if r["entity"] == "work_order"] == ["mes"]
