@@ -9,6 +9,9 @@ from dataclasses import dataclass, field
 from typing import Any
 
 SEVERITIES = ("error", "warning", "info")
+#: how rules about a work order treat an ERP's copy of it (see ``reconciliation.frames.shadowed_erp_copies``)
+_ON_COPY_OF_RECORD = (" A work order the MES or CMMS holds and an ERP copies (by the sources' roles) is judged "
+                      "once, on the MES's or CMMS's copy.")
 
 
 @dataclass(frozen=True)
@@ -55,7 +58,7 @@ CATALOGUE: dict[str, Rule] = {
             "that was closed or cancelled more than the grace period ago: an orphaned commitment. The "
             "supplier may still deliver and invoice work nobody needs; cancel or close the line. The work "
             "order ended on its closed date, else its finish date; when neither is known the line is "
-            "reported, since the grace period cannot be measured.",
+            "reported, since the grace period cannot be measured." + _ON_COPY_OF_RECORD,
             "po_line",
             {"grace_days": 0},
         ),
@@ -64,7 +67,7 @@ CATALOGUE: dict[str, Rule] = {
             "A work order is closed while a purchase order line linked to it (from either side), and not "
             "closed or cancelled by the buyer, has received or invoiced less than its ordered quantity "
             "(less the quantity tolerance). The work order's cost is not final: goods or an invoice are "
-            "still to come, or the line should be closed short.",
+            "still to come, or the line should be closed short." + _ON_COPY_OF_RECORD,
             "work_order",
             {"qty_tolerance_pct": 0.0},
         ),
@@ -229,7 +232,7 @@ CATALOGUE: dict[str, Rule] = {
         Rule(
             "TRC-001", "error", "Work order closed without a required inspection sign-off",
             "A work order is completed or closed while it, or one of its operations, requires an "
-            "inspection sign-off that was never recorded.",
+            "inspection sign-off that was never recorded." + _ON_COPY_OF_RECORD,
             "work_order",
         ),
         Rule(

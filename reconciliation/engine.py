@@ -106,7 +106,7 @@ class ReconcileSettings:
     ``source_roles`` names the role of each source system (``{"mes": "mes", "jde": "erp"}``, from
     threadline.yaml's ``sources[].role``): TRC-003 pairs MES and ERP production orders by it, and a
     work order's ERP copy gives way to the copy of the system that runs the work (MES or CMMS) in
-    TRC-001, TRC-004, LNK-005 and the cost roll-up. A source without a role is neither.
+    TRC-001, TRC-004, LNK-004, LNK-005, LNK-006 and the cost roll-up. A source without a role is neither.
     """
 
     as_of: datetime.date

@@ -338,10 +338,13 @@ def open_line_of_ended_wo(data: CanonicalFrames, settings: ReconcileSettings) ->
 
     The WO ended on its closed date, else its finish date; a date after the as-of date is a plan,
     not an end. Without either the end date is unknown, the grace cannot run and the line is reported.
+    A work order the MES or CMMS holds is judged on that copy, not on an ERP's copy of it.
     """
     grace_days = int(settings.tolerance("LNK-004", "grace_days"))
     as_of = pd.Timestamp(settings.as_of)
     wos = data["work_order"]
+    # an ERP's copy of a WO the MES or CMMS holds does not end it: the copy of the system running it does
+    wos = wos[~shadowed_erp_copies(wos, settings.sources_with_role("erp"))]
     ended = wos[wos["status"].isin(WO_ENDED_STATUSES)]
     ended_on = ended["closed_date"].fillna(ended["finish_date"])
     ended = ended.assign(ended_on=ended_on.where(ended_on <= as_of))

@@ -60,6 +60,21 @@ def test_an_erp_copy_of_a_work_order_is_judged_and_costed_once():
     assert rollup.at["MO-1", "committed_cost"] == pytest.approx(50.0)
 
 
+def test_an_erp_copy_that_says_cancelled_does_not_end_the_work_order():
+    frames = _frames()
+    frames["work_order"] = frame_from_rows("work_order", [
+        {"source_system": "mes", "source_key": "MO-1", "wo_number": "MO-1", "site": "NORTH", "kind": "production",
+         "status": "in_progress"},
+        {"source_system": "jde", "source_key": "WO|1", "wo_number": "MO-1", "site": "NORTH", "kind": "production",
+         "status": "cancelled"},
+    ])
+    findings = reconcile(frames, _settings(source_roles=ROLES)).findings
+    assert not (findings["rule_id"] == "LNK-004").any()
+    assert list(findings.loc[findings["rule_id"] == "TRC-004", "subject_source_system"]) == ["jde"]
+    without_roles = reconcile(frames, _settings()).findings
+    assert (without_roles["rule_id"] == "LNK-004").sum() == 1
+
+
 def test_without_roles_every_copy_is_its_own_subject():
     findings = reconcile(_frames(), _settings()).findings
     assert sorted(findings.loc[findings["rule_id"] == "TRC-001", "subject_source_system"]) == ["jde", "mes"]
