@@ -52,8 +52,11 @@ def test_an_erp_copy_of_a_work_order_is_judged_and_costed_once():
     for rule_id in ("TRC-001", "LNK-005"):
         mine = findings[findings["rule_id"] == rule_id]
         assert list(mine["subject_source_system"]) == ["mes"], rule_id
-    rollup = result.rollup.set_index("wo_number")
-    assert len(result.rollup) == 2
+    by_wo = result.rollup[result.rollup["grain"] == "wo"]
+    assert len(by_wo) == 2
+    rollup = by_wo.set_index("wo_number")
+    site = result.rollup[result.rollup["grain"] == "site"]
+    assert site["labour_cost"].sum() == pytest.approx(100.0)  # the copy adds nothing at any grain
     assert rollup.at["MO-1", "wo_source_system"] == "mes"
     assert rollup.at["MO-1", "labour_cost"] == pytest.approx(100.0)
     assert rollup.at["MO-1", "estimate_cost"] == pytest.approx(100.0)  # the MES copy's estimate, not JDE's
