@@ -72,6 +72,13 @@ def _closing_day_of_lines(plant: Any) -> pd.Series:
     wos = plant.maint_wos
     closed = wos["status"].to_numpy()[parent] == "CLOSE"
     closing[service] = np.where(closed, wos["status_day"].to_numpy()[parent], np.nan)
+    # material bought for a production order names the order (threadline.demo.traceability)
+    for_order = (lines["origin"] == "wo_material").to_numpy()
+    if for_order.any():
+        by_number = prod.drop_duplicates("wo_number").set_index("wo_number")
+        named = lines.loc[for_order, "wo_ref"]
+        closed = (named.map(by_number["state"]) == "Closed").to_numpy()
+        closing[for_order] = np.where(closed, named.map(by_number["end_day"]).to_numpy(dtype="float64"), np.nan)
     return closing
 
 
