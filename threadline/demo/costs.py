@@ -96,7 +96,34 @@ def _invoice_before_closing(plant: Any) -> None:
     invoices = plant.invoices
     limit = _invoice_day_limit(plant)
     late = ~np.isnan(limit) & (invoices["day"].to_numpy() > limit)
+    _keep_value_in_line_currency(plant, late, limit[late].astype("int64"))
     invoices.loc[late, "day"] = limit[late].astype("int64")
+
+
+def _keep_value_in_line_currency(plant: Any, rows: np.ndarray, new_days: np.ndarray) -> None:
+    """Re-date invoices in another currency than their PO line's without changing what they are worth
+    in the line's currency: the amount follows the rates of the new day (a rate nobody publishes, such
+    as CHF, leaves it as it is)."""
+    invoices = plant.invoices
+    key = ["erp", "po_number", "line_no"]
+    line_currency = plant.po_lines.drop_duplicates(key).set_index(key)["currency"].reindex(
+        pd.MultiIndex.from_frame(invoices.loc[rows, key])).to_numpy(dtype=object)
+    currency = invoices.loc[rows, "currency"].to_numpy(dtype=object)
+    foreign = currency != line_currency
+    if not foreign.any():
+        return
+    to_usd = plant.fx_rates.set_index(["from_currency", "day"])["rate"]
+
+    def rate(codes: np.ndarray, days: np.ndarray) -> np.ndarray:
+        found = to_usd.reindex(pd.MultiIndex.from_arrays([codes, days])).to_numpy(dtype="float64")
+        return np.where(codes == "USD", 1.0, found)
+
+    old_days = invoices.loc[rows, "day"].to_numpy()
+    factor = (rate(currency, old_days) / rate(line_currency, old_days)
+              * rate(line_currency, new_days) / rate(currency, new_days))
+    factor = np.where(foreign & ~np.isnan(factor), factor, 1.0)
+    at = invoices.index[rows]
+    invoices.loc[at, "amount"] = np.round(invoices.loc[at, "amount"].to_numpy() * factor, 2)
 
 
 def _plant_overruns(plant: Any) -> None:
