@@ -7,11 +7,13 @@ first by source system and key):
 - labour: hours x rate of each labour entry, dated by its entry date;
 - material: qty x unit cost of each issue (the item's standard cost and currency when the issue has
   no unit cost), dated by its issue date;
-- outside: for each PO line linked to the WO from any side, counted once per WO, its invoice lines
-  (amount, invoice currency, invoice date) when it has any, else its receipts (qty converted to the
-  PO line's unit x unit price, receipt date);
-- committed: for a linked PO line not closed or cancelled, what is ordered and not yet received
-  x unit price, dated by the PO header's order date (the need-by date without one).
+- outside: for each service or outside-processing PO line linked to the WO from any side, counted
+  once per WO, its invoice lines (amount, invoice currency, invoice date) when it has any, else its
+  receipts (qty converted to the PO line's unit x unit price, receipt date); material bought for the
+  WO (an item, not a service, paying no outside processor) is not outside cost: it reaches the WO as
+  material when it is issued (TRC-005 reports what never is);
+- committed: for a linked PO line not closed or cancelled (material included), what is ordered and
+  not yet received x unit price, dated by the PO header's order date (the need-by date without one).
 
 Every line converts to the reporting currency at the rate of its own date: the latest rate from its
 currency to the reporting one effective on or before that date, else the latest inverse rate as
@@ -56,6 +58,7 @@ from reconciliation.frames import (
     WO_KEY,
     CanonicalFrames,
     codes_in,
+    flag,
     grouped_records,
     known,
     records,
@@ -344,7 +347,7 @@ def _linked_po_lines(data: CanonicalFrames, wo_keys: pd.DataFrame) -> tuple[pd.D
 #: the columns of PO lines, receipts and invoice lines the roll-up reads (the rest are not carried through joins)
 _PO_LINE_FIELDS = ("site", "po_number", "line_number", "status", "qty_ordered", "uom", "item_number", "unit_price",
                    "need_by_date", "supplier_id", "effective_currency", "header_order_date", "source_system",
-                   "source_key", "_k_po", "_k_line")
+                   "source_key", "is_service", "process", "_k_po", "_k_line")
 _EVENT_FIELDS = {
     "receipt": ("site", "po_number", "line_number", "qty", "uom", "receipt_date", "source_system", "source_key",
                 "_k_line"),
@@ -389,16 +392,22 @@ def _outside_and_committed(data: CanonicalFrames, wo_keys: pd.DataFrame) -> tupl
     receipts = _receipts(data, lines)
     no_price = "no unit price on the PO line"
     link_side = links.drop(columns=_LINE_ID)
+    # Material bought for a work order (an item, not a service, paying no outside processor) reaches
+    # the work order when it is issued to it, as material at the lot's price: its receipts and
+    # invoices are not outside services, else it would be counted twice. Until received it is committed.
+    material = (lines["item_number"].notna().to_numpy() & ~flag(lines["is_service"]).to_numpy()
+                & lines["process"].isna().to_numpy() & ~np.isin(lines["po_row"].to_numpy(), data.osp_links["po_row"].to_numpy()))
+    bought_outside = link_side[~np.isin(link_side["po_row"].to_numpy(), lines["po_row"].to_numpy()[material])]
 
     invoices = _by_line_code(data, "invoice_line", lines, ["po_row", *_LINE_ID, "effective_currency", "supplier_id"])
-    on_invoice = link_side.merge(invoices.drop(columns=["site"]), on="po_row")
+    on_invoice = bought_outside.merge(invoices.drop(columns=["site"]), on="po_row")
     invoice_lines = _lines(
         on_invoice, "outside", "invoice_line", line_date=on_invoice["invoice_date"], amount_source=on_invoice["amount"],
         currency_source=on_invoice["currency"].fillna(on_invoice["effective_currency"]),
         **{c: on_invoice[c] for c in ("po_number", "line_number", *_LINE_ID, "supplier_id")},
     )
 
-    not_invoiced = link_side[~codes_in(link_side["po_row"], invoices["po_row"])]
+    not_invoiced = bought_outside[~codes_in(bought_outside["po_row"], invoices["po_row"])]
     on_receipt = not_invoiced.merge(receipts.drop(columns=["site"]), on="po_row")
     receipt_lines = _lines(
         on_receipt, "outside", "receipt", line_date=on_receipt["receipt_date"],

@@ -207,7 +207,12 @@ def _codes(*columns: pd.Series | np.ndarray) -> list[np.ndarray]:
 
 
 def _take(values: pd.Series, rows: np.ndarray, **to_numpy) -> np.ndarray:
-    """``values`` at the given positions as numpy, converting only those (not the whole column)."""
+    """``values`` at the given positions as numpy, converting only those (not the whole column).
+
+    Positions into an empty column (candidates of work orders that have no operations at all, whose
+    operation position is a placeholder) read as missing values."""
+    if not len(values):
+        return values.reindex(range(len(rows))).to_numpy(**to_numpy)
     return values.take(rows).to_numpy(**to_numpy)
 
 

@@ -250,6 +250,9 @@ def jde_tables(realworld: Path, n_lines: int, seed: int = 7) -> dict[str, Source
         "PRCRCD": currency[order][receipted], "PRRCDJ": julian(receipt_day),
         "PRLOTN": char(pd.Series(np.arange(n_receipts)).astype(str).str.zfill(7).radd("L"), 30),
         "PRVINV": char([""] * n_receipts, 25), "PRMCU": f4311["PDMCU"].to_numpy()[receipted],
+        # the remark carries the certificate of conformance number on outside-processing receipts
+        "PRVRMK": char(np.where(kind[receipted] == "OP",
+                                pd.Series(np.arange(n_receipts)).astype(str).radd("COC-").to_numpy(), ""), 30),
         "PRUPMJ": julian(receipt_day), "PRTDAY": hhmmss(line_time[receipted]),
     })
     # voucher matches share F43121; the receipts stream must leave them out

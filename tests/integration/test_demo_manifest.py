@@ -20,9 +20,10 @@ from threadline.demo.landscape import build_landscape
 pytestmark = pytest.mark.slow
 
 
-@pytest.fixture(scope="module")
-def medium(tmp_path_factory):
-    return build_landscape(tmp_path_factory.mktemp("scale2000"), scale=2000, seed=7)
+@pytest.fixture(scope="module", params=[1000, 2000], ids=["default-scale", "scale2000"])
+def medium(request, tmp_path_factory):
+    # the default scale is what `threadline demo` builds; 2000 plants two of each defect
+    return build_landscape(tmp_path_factory.mktemp(f"scale{request.param}"), scale=request.param, seed=7)
 
 
 def _manifest(landscape) -> dict:

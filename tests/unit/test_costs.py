@@ -162,6 +162,48 @@ def test_committed_is_open_quantity_and_each_line_counts_once(result):
     assert (committed["line_date"] == pd.Timestamp("2024-01-10")).all()
 
 
+def test_material_bought_for_a_work_order_is_costed_when_issued_not_also_as_outside_service():
+    """A part line (an item, not a service, paying no outside processor) linked to the WO: its receipt
+    and invoice are not outside cost (the issue of the part is the material cost), its open quantity is
+    committed; a service line linked the same way stays outside cost."""
+    frames = example_frames()
+    extra_lines = frame_from_rows("po_line", erp([
+        {"source_key": "4712|1", "po_number": "4712", "line_number": "1", "site": "NORTH", "status": "open",
+         "wo_ref": "1002", "item_number": "I-1", "uom": "EA", "qty_ordered": 4, "unit_price": 12},
+        {"source_key": "4712|2", "po_number": "4712", "line_number": "2", "site": "NORTH", "status": "closed",
+         "wo_ref": "1002", "is_service": True, "uom": "EA", "qty_ordered": 1, "unit_price": 80},
+    ]))
+    extra_receipts = frame_from_rows("receipt", erp([
+        {"source_key": "R-9", "receipt_id": "R-9", "po_number": "4712", "line_number": "1", "site": "NORTH", "qty": 3,
+         "uom": "EA", "receipt_date": "2024-02-05"},
+    ]))
+    extra_invoices = frame_from_rows("invoice_line", erp([
+        {"source_key": "INV-9|1", "invoice_number": "INV-9", "invoice_line": "1", "po_number": "4712",
+         "line_number": "1", "site": "NORTH", "amount": 36, "currency": "EUR", "invoice_date": "2024-02-06"},
+        {"source_key": "INV-9|2", "invoice_number": "INV-9", "invoice_line": "2", "po_number": "4712",
+         "line_number": "2", "site": "NORTH", "amount": 80, "currency": "EUR", "invoice_date": "2024-02-06"},
+    ]))
+    extra_issue = frame_from_rows("material_issue", mes([
+        {"source_key": "M-9", "issue_id": "M-9", "wo_number": "1002", "site": "NORTH", "item_number": "I-1", "qty": 3,
+         "unit_cost": 12, "currency": "EUR", "issue_date": "2024-02-07"},
+    ]))
+    for name, extra in (("po_line", extra_lines), ("receipt", extra_receipts), ("invoice_line", extra_invoices),
+                        ("material_issue", extra_issue)):
+        frames[name] = pd.concat([frames[name], extra], ignore_index=True)
+    frames["purchase_order"] = pd.concat([frames["purchase_order"], frame_from_rows("purchase_order", erp([
+        {"source_key": "4712", "po_number": "4712", "site": "NORTH", "currency": "EUR", "status": "open",
+         "order_date": "2024-01-20"}]))], ignore_index=True)
+    result = reconcile(frames, ReconcileSettings(as_of=datetime.date(2024, 6, 30), reporting_currency="EUR"))
+    lines = result.cost_lines[result.cost_lines["wo_number"] == "1002"].set_index("source_key")
+    assert lines.at["M-9", "cost_type"] == "material"
+    assert lines.at["INV-9|2", "cost_type"] == "outside"
+    assert "INV-9|1" not in lines.index and "R-9" not in lines.index
+    assert lines.at["4712|1", "cost_type"] == "committed"
+    row = wo(result, "1002")
+    assert row["outside_cost"] == pytest.approx(80)
+    assert row["committed_cost"] == pytest.approx((4 - 3) * 12)
+
+
 def test_actual_estimate_and_variance(result):
     row = wo(result, "1001")
     actual = (4 * 50 + 2 * 100 * USD_JAN + 1 * 100 * USD_MAR) + (3 * 10 + 2 * 25 * USD_JAN) + (150 * USD_MAR + 60)

@@ -114,3 +114,14 @@ def test_the_service_type_is_the_process_else_the_one_the_description_names():
                                                     "NDT of welds", "Bearings"], dtype="string[pyarrow]")})
     assert list(service_type(lines).astype(object).where(lambda s: s.notna(), None)) == [
         "plating", "heat_treat", "calibration", "ndt", None]
+
+
+def test_work_orders_without_any_operation_are_still_candidates():
+    """A plant whose work sources carry no operations at all (a CMMS without tasks): candidates are
+    whole work orders, scored without operation evidence, instead of failing."""
+    tables = load_fixture(FIXTURES / "LNK-006.yaml")["tables"]
+    no_ops = {**tables, "wo_operation": [],
+              "wo_po_link": [row for row in tables.get("wo_po_link", []) if not row.get("op_seq")]}
+    suggested = _suggested(no_ops, threshold=0.2)
+    assert len(suggested)
+    assert suggested["op_seq"].isna().all()
