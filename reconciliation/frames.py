@@ -501,15 +501,16 @@ class CanonicalFrames:
         pairs = pd.concat([by_line, by_po], ignore_index=True)
         assertion = pairs["index"].to_numpy()
         po_row = pairs["po_row"].to_numpy()
-        line_side = po_lines.iloc[po_row]
+        def take(frame: pd.DataFrame, column: str, rows: np.ndarray) -> pd.Series:
+            # the column's own (Arrow) values at the rows: no round trip through Python objects
+            return frame[column].take(rows).reset_index(drop=True)
+
         return pd.DataFrame({
-            "site": assertions["site"].take(assertion).to_numpy(),
-            "wo_number": assertions["wo_number"].take(assertion).to_numpy(),
-            "op_seq": assertions["op_seq"].take(assertion).to_numpy(),
-            "via": assertions["via"].take(assertion).to_numpy(),
-            "po_number": line_side["po_number"].to_numpy(), "line_number": line_side["line_number"].to_numpy(),
-            "po_source_system": line_side["source_system"].to_numpy(),
-            "po_source_key": line_side["source_key"].to_numpy(),
+            "site": take(assertions, "site", assertion), "wo_number": take(assertions, "wo_number", assertion),
+            "op_seq": take(assertions, "op_seq", assertion), "via": take(assertions, "via", assertion),
+            "po_number": take(po_lines, "po_number", po_row), "line_number": take(po_lines, "line_number", po_row),
+            "po_source_system": take(po_lines, "source_system", po_row),
+            "po_source_key": take(po_lines, "source_key", po_row),
             "po_row": po_row, "_k_wo": pairs["_k_wo"].to_numpy(), "_k_op": pairs["_k_op"].to_numpy(),
             "_k_line": pairs["_k_line"].to_numpy(),
         })
