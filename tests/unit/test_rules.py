@@ -13,6 +13,7 @@ from __future__ import annotations
 import datetime
 import hashlib
 import json
+import re
 from pathlib import Path
 
 import pandas as pd
@@ -260,3 +261,11 @@ def test_two_overrides_of_the_same_scope_are_refused():
              ToleranceOverride("OSP-005", {"grace_days": 3}, process="ndt"))
     with pytest.raises(ValueError, match="the same scope as override 1"):
         ReconcileSettings(as_of=datetime.date(2024, 6, 30), reporting_currency="EUR", overrides=twice)
+
+
+def test_the_readme_rule_table_lists_every_rule_with_its_severity():
+    """Auditors read the README's table: it must name every rule of the catalogue, once, with the
+    severity the engine gives it."""
+    readme = (Path(__file__).resolve().parents[2] / "README.md").read_text()
+    rows = re.findall(r"^\| ([A-Z]{3}-\d{3}) \| (error|warning|info) \|", readme, flags=re.MULTILINE)
+    assert sorted(rows) == sorted((r.id, r.severity) for r in CATALOGUE.values())
