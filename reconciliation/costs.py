@@ -131,8 +131,18 @@ class CostRollup:
         return self.rollup.iloc[rows[0]:rows[-1] + 1].reset_index(drop=True)
 
 
+def _constant_text(value, size: int) -> pa.Array:
+    """``size`` copies of one text (or NA) as an Arrow array, built from its buffers: pandas would
+    repeat a one-row Arrow array, which costs seconds at millions of rows."""
+    if value is None or value is pd.NA:
+        return pa.nulls(size, pa.large_string())
+    encoded = str(value).encode()
+    offsets = np.arange(size + 1, dtype=np.int64) * len(encoded)
+    return pa.LargeStringArray.from_buffers(size, pa.py_buffer(offsets), pa.py_buffer(encoded * size))
+
+
 def _text(value, index) -> pd.Series:
-    return pd.Series(value, index=index, dtype=TEXT)
+    return pd.Series(pd.array(_constant_text(value, len(index)), dtype=TEXT), index=index, copy=False)
 
 
 def _add_problem(problem: pd.Series, mask: pd.Series, message: pd.Series | str) -> pd.Series:
@@ -244,10 +254,18 @@ def _work_orders(data: CanonicalFrames, erp_sources: Iterable[str] = ()) -> pd.D
     ``_wo`` numbers them."""
     wos = data["work_order"]
     wos = wos[known(wos["_k_wo"]) & ~shadowed_erp_copies(wos, erp_sources)]
-    twice = wos["_k_wo"].duplicated(keep=False).to_numpy()
-    if twice.any():
-        first = wos[twice].sort_values(["_k_wo", "source_system", "source_key"]).drop_duplicates("_k_wo")
-        wos = pd.concat([wos[~twice], first]).sort_index()
+    twice = np.flatnonzero(wos["_k_wo"].duplicated(keep=False).to_numpy())
+    if len(twice):
+        # decide on the few duplicated rows' keys alone, then take the kept rows once: sorting and
+        # concatenating the whole wide frame costs seconds at a million work orders
+        keys = wos[["_k_wo", "source_system", "source_key"]].iloc[twice].assign(_row=twice)
+        first = keys.sort_values(["_k_wo", "source_system", "source_key"], kind="stable").drop_duplicates("_k_wo")
+        keep = np.ones(len(wos), dtype=bool)
+        keep[twice] = False
+        keep[first["_row"].to_numpy()] = True
+        wos = wos.iloc[np.flatnonzero(keep)]
+        if not wos.index.is_monotonic_increasing:
+            wos = wos.sort_index()
     wos = wos.reset_index(drop=True)
     return wos.assign(_wo=np.arange(len(wos)))
 
@@ -549,6 +567,64 @@ def _expand(owner: np.ndarray, member_counts: np.ndarray, members: np.ndarray, s
     return rows, members[np.repeat(starts[owner], counts) + offset]
 
 
+@dataclass
+class _Block:
+    """The rows of one grain before assembly: key columns (see ``_Rollups.add``), figures, drill-down pairs."""
+
+    grain: str
+    size: int
+    keys: dict[str, Any]
+    figures: dict[str, np.ndarray | None]
+    group: np.ndarray
+    line: np.ndarray
+
+
+def _as_text(array: pa.Array) -> pd.arrays.ArrowStringArray:
+    return pd.array(array, dtype=TEXT)
+
+
+class _ArrowSources:
+    """The Arrow text behind the Series the grains take their keys from, made contiguous once each."""
+
+    def __init__(self):
+        self._arrays: dict[int, tuple[pd.Series, pa.Array]] = {}
+
+    def arrow_of(self, series: pd.Series) -> pa.Array:
+        """The text of ``series`` as one contiguous large_string array (kept while building)."""
+        known_array = self._arrays.get(id(series))
+        if known_array is None:
+            if isinstance(series.dtype, pd.StringDtype):
+                array = pa.chunked_array(pa.array(series.array)) if len(series) else pa.chunked_array([], pa.string())
+            else:
+                values = np.asarray(series, dtype=object)
+                array = pa.chunked_array([pa.array(values, pa.large_string(), from_pandas=True)])
+            array = array.combine_chunks()
+            if array.type != pa.large_string():
+                array = array.cast(pa.large_string())
+            known_array = self._arrays[id(series)] = (series, array)
+        return known_array[1]
+
+    def text_of(self, value: Any, size: int) -> pa.Array:
+        """A key column of one grain: ``(source, rows)`` taken from its source, values as given, or all NA."""
+        if value is None:
+            return pa.nulls(size, pa.large_string())
+        if isinstance(value, tuple):
+            source, rows = value
+            return self.arrow_of(source).take(pa.array(rows, pa.int64()))
+        return self.arrow_of(value if isinstance(value, pd.Series) else pd.Series(value, dtype=object))
+
+
+def _counts(parts: list[np.ndarray | None], sizes: list[int]) -> np.ndarray | pd.arrays.IntegerArray:
+    """Count columns of the grains as one column: nullable when some grain has none (None)."""
+    if not parts:
+        return np.empty(0, np.int64)
+    values = np.concatenate([np.zeros(size, np.int64) if part is None else part for part, size in zip(parts, sizes)])
+    if all(part is not None for part in parts):
+        return values
+    missing = np.concatenate([np.full(size, part is None) for part, size in zip(parts, sizes)])
+    return pd.arrays.IntegerArray(values, missing)
+
+
 class _Rollups:
     """Builds the roll-up rows of every grain and the drill-down pairs (roll-up row, cost line)."""
 
@@ -565,41 +641,32 @@ class _Rollups:
         per_wo = np.bincount(self.wo_of_line * 4 + self.type_of_line, weights=self.amount,
                              minlength=4 * n_wo).reshape(n_wo, 4)
         self.actual_of_wo = per_wo[:, :3].sum(axis=1)
-        self.blocks: list[tuple[pd.DataFrame, np.ndarray, np.ndarray]] = []
+        self.blocks: list[_Block] = []
 
     # ------------------------------------------------------------------ one block per grain
     def add(self, grain: str, keys: dict[str, Any], n_groups: int, line_pairs: tuple[np.ndarray, np.ndarray],
             wo_pairs: tuple[np.ndarray, np.ndarray] | None) -> None:
         """Roll the lines up into ``n_groups`` rows of ``grain``.
 
+        ``keys`` maps key columns to their values: a text column ``(source, rows)`` is the rows of a
+        text Series, taken once when the frame is assembled; anything else is the values themselves.
         ``line_pairs`` (group, line) say which cost lines feed each row; ``wo_pairs`` (group, work order)
         which work orders' estimates it compares against (None: the grain has no estimate)."""
         group, line = line_pairs
         sums = np.bincount(group * 4 + self.type_of_line[line], weights=self.amount[line],
                            minlength=4 * n_groups).reshape(n_groups, 4)
         unconverted = np.bincount(group, weights=~self.converted[line], minlength=n_groups).astype(np.int64)
-        frame = pd.DataFrame({"grain": pd.Series(grain, index=range(n_groups), dtype=TEXT)})
-        # the keys other grains fill stay empty: one shared all-NA array serves every such column
-        nulls = pd.array(pa.nulls(n_groups, pa.large_string()), dtype=TEXT)
-        for column in _KEY_COLUMNS:
-            value = keys.get(column)
-            if column == "closed_date":
-                frame[column] = (pd.Series(pd.NaT, index=frame.index, dtype=DATE) if value is None
-                                 else pd.Series(np.asarray(value, dtype="datetime64[us]"), index=frame.index))
-            elif value is None:
-                frame[column] = pd.Series(nulls, index=frame.index, copy=False)
-            elif isinstance(value, pd.Series) and isinstance(value.dtype, pd.StringDtype):
-                frame[column] = pd.Series(value.array, index=frame.index)
-            else:
-                frame[column] = pd.Series(np.asarray(value, dtype=object), index=frame.index).astype(TEXT)
-        for name, kind in zip(("labour_cost", "material_cost", "outside_cost", "committed_cost"), range(4)):
-            frame[name] = sums[:, kind]
-        frame["actual_cost"] = sums[:, :3].sum(axis=1)
+        # figures stay numpy arrays (None: NA) until ``build`` assembles every grain at once
+        figures: dict[str, np.ndarray | None] = {
+            "labour_cost": sums[:, 0], "material_cost": sums[:, 1], "outside_cost": sums[:, 2],
+            "committed_cost": sums[:, 3], "actual_cost": sums[:, :3].sum(axis=1),
+        }
         if wo_pairs is None:
-            frame["estimate_cost"] = np.nan
-            frame["variance"] = np.nan
-            frame["estimated_work_orders"] = pd.array([pd.NA] * n_groups, dtype="Int64")
-            frame["work_orders"] = keys.get("_work_orders", pd.array([pd.NA] * n_groups, dtype="Int64"))
+            figures["estimate_cost"] = np.full(n_groups, np.nan)
+            figures["variance"] = np.full(n_groups, np.nan)
+            figures["estimated_work_orders"] = None
+            work_orders = keys.get("_work_orders")
+            figures["work_orders"] = None if work_orders is None else np.asarray(work_orders, dtype=np.int64)
         else:
             g, wo = wo_pairs
             has = self.has_estimate[wo]
@@ -607,15 +674,15 @@ class _Rollups:
             estimate = np.bincount(g, weights=self.estimate[wo], minlength=n_groups)
             variance = np.bincount(g, weights=np.where(has, self.actual_of_wo[wo] - self.estimate[wo], 0.0),
                                    minlength=n_groups)
-            frame["estimate_cost"] = np.where(estimated > 0, estimate, np.nan)
-            frame["variance"] = np.where(estimated > 0, variance, np.nan)
-            frame["estimated_work_orders"] = estimated.astype(np.int64)
-            frame["work_orders"] = np.bincount(g, minlength=n_groups).astype(np.int64)
-        frame["cost_lines"] = np.bincount(group, minlength=n_groups).astype(np.int64)
-        frame["unconverted_lines"] = unconverted
-        frame["incomplete"] = unconverted > 0
+            figures["estimate_cost"] = np.where(estimated > 0, estimate, np.nan)
+            figures["variance"] = np.where(estimated > 0, variance, np.nan)
+            figures["estimated_work_orders"] = estimated.astype(np.int64)
+            figures["work_orders"] = np.bincount(g, minlength=n_groups).astype(np.int64)
+        figures["cost_lines"] = np.bincount(group, minlength=n_groups).astype(np.int64)
+        figures["unconverted_lines"] = unconverted
+        figures["incomplete"] = unconverted > 0
         # the pairs are the drill-down; int32 keeps the largest arrays of the roll-up at half the size
-        self.blocks.append((frame, group.astype(np.int32), line.astype(np.int32)))
+        self.blocks.append(_Block(grain, n_groups, keys, figures, group.astype(np.int32), line.astype(np.int32)))
 
     def build(self, reporting_currency: str) -> tuple[pd.DataFrame, pd.DataFrame]:
         """Every grain's rows as one long frame (``ROLLUP_COLUMNS``) and the drill-down pairs."""
@@ -627,69 +694,78 @@ class _Rollups:
         self._by_work_order_attribute("cost_centre", "cost_centre", self._cost_centres())
         self._suppliers()
         self._months()
-        frames, groups, lines, offset = [], [], [], 0
-        for frame, group, line in self.blocks:
-            frames.append(frame)
-            groups.append(group + np.int32(offset))
-            lines.append(line)
-            offset += len(frame)
-        self.blocks.clear()
-        rollup = pd.concat(frames, ignore_index=True)
-        rollup["rollup_row_id"] = np.arange(len(rollup), dtype=np.int64)
-        rollup["currency"] = pd.Series(reporting_currency, index=rollup.index, dtype=TEXT)
-        estimate = rollup["estimate_cost"].to_numpy(dtype="float64")
+        blocks, self.blocks = self.blocks, []
+        sizes = [block.size for block in blocks]
+        total = sum(sizes)
+        columns: dict[str, Any] = {"rollup_row_id": np.arange(total, dtype=np.int64)}
+        grain_names = pa.array([block.grain for block in blocks], pa.large_string())
+        columns["grain"] = _as_text(grain_names.take(np.repeat(np.arange(len(blocks)), sizes)))
+        sources = _ArrowSources()
+        for column in _KEY_COLUMNS:
+            if column == "closed_date":
+                dates = [np.full(block.size, np.datetime64("NaT"), dtype="datetime64[us]")
+                         if block.keys.get(column) is None
+                         else np.asarray(block.keys[column], dtype="datetime64[us]") for block in blocks]
+                columns[column] = np.concatenate(dates) if dates else np.empty(0, "datetime64[us]")
+                continue
+            pieces = [sources.text_of(block.keys.get(column), block.size) for block in blocks]
+            columns[column] = _as_text(pa.concat_arrays(pieces) if pieces else pa.nulls(0, pa.large_string()))
+        columns["currency"] = _as_text(_constant_text(reporting_currency, total))
+        for name in ("labour_cost", "material_cost", "outside_cost", "committed_cost", "actual_cost", "estimate_cost",
+                     "variance"):
+            columns[name] = np.concatenate([block.figures[name] for block in blocks])
+        estimate, variance = columns["estimate_cost"], columns["variance"]
         with np.errstate(divide="ignore", invalid="ignore"):
-            rollup["variance_pct"] = np.where(np.isnan(estimate) | (estimate == 0), np.nan,
-                                              rollup["variance"].to_numpy(dtype="float64") / estimate * 100.0)
+            columns["variance_pct"] = np.where(np.isnan(estimate) | (estimate == 0), np.nan, variance / estimate * 100.0)
+        for name in ("work_orders", "estimated_work_orders"):
+            columns[name] = _counts([block.figures[name] for block in blocks], sizes)
+        for name in ("cost_lines", "unconverted_lines", "incomplete"):
+            columns[name] = np.concatenate([block.figures[name] for block in blocks])
+        rollup = pd.DataFrame({name: columns[name] for name in ROLLUP_COLUMNS}, copy=False)
+        offsets = np.cumsum(sizes) - np.asarray(sizes, dtype=np.int64)
         # int32 halves the largest frame of the roll-up (lines x grains); ids stay far below 2**31
         drilldown = pd.DataFrame({
-            "rollup_row_id": np.concatenate(groups) if groups else np.empty(0, np.int32),
-            "line_id": np.concatenate(lines) if lines else np.empty(0, np.int32),
+            "rollup_row_id": (np.concatenate([block.group + np.int32(offset) for block, offset in zip(blocks, offsets)])
+                              if blocks else np.empty(0, np.int32)),
+            "line_id": np.concatenate([block.line for block in blocks]) if blocks else np.empty(0, np.int32),
         }, copy=False)
-        return rollup[list(ROLLUP_COLUMNS)], drilldown
+        return rollup, drilldown
 
     # ------------------------------------------------------------------ the grains
     def _all_lines(self, group_of_line: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         keep = group_of_line >= 0
         return group_of_line[keep], np.flatnonzero(keep)
 
-    def _wo_columns(self, rows: np.ndarray) -> dict[str, Any]:
-        wos = self.wos
-        out = {name: wos[name].take(rows).reset_index(drop=True)
-               for name in ("site", "wo_number", "kind", "status")}
-        out["wo_source_system"] = wos["source_system"].take(rows).reset_index(drop=True)
-        out["wo_source_key"] = wos["source_key"].take(rows).reset_index(drop=True)
-        out["closed_date"] = wos["closed_date"].take(rows).reset_index(drop=True)
-        return out
-
     def _wo_grain(self) -> None:
-        n = len(self.wos)
+        wos = self.wos
+        n = len(wos)
         wo = np.arange(n, dtype=np.int64)
-        keys = self._wo_columns(wo)
-        keys["asset_id"] = self.wos["asset_id"].reset_index(drop=True)
-        keys["item_number"] = self.wos["item_number"].reset_index(drop=True)
-        keys["cost_centre"] = self._cost_centres().reset_index(drop=True)
+        # each work order's own row: its columns as they are (taken whole when the frame is assembled)
+        keys: dict[str, Any] = {name: wos[name] for name in ("site", "wo_number", "kind", "status", "asset_id",
+                                                               "item_number")}
+        keys["wo_source_system"] = wos["source_system"]
+        keys["wo_source_key"] = wos["source_key"]
+        keys["closed_date"] = wos["closed_date"].to_numpy(dtype="datetime64[us]")
+        keys["cost_centre"] = self._cost_centres()
         self.add("wo", keys, n, (self.wo_of_line, np.arange(len(self.lines), dtype=np.int64)), (wo, wo))
         # the work order's own estimate, zero included, as the per-WO roll-up always showed it
-        frame = self.blocks[-1][0]
-        frame["estimate_cost"] = self.wos["estimate_cost"].to_numpy(dtype="float64", na_value=np.nan)
-        frame["variance"] = frame["actual_cost"].to_numpy() - frame["estimate_cost"].to_numpy()
+        figures = self.blocks[-1].figures
+        figures["estimate_cost"] = wos["estimate_cost"].to_numpy(dtype="float64", na_value=np.nan)
+        figures["variance"] = figures["actual_cost"] - figures["estimate_cost"]
 
     def _operations(self) -> None:
         groups, one_line = _group_codes(self.wo_of_line, self.lines["op_seq"])
         # the work order's status and lineage are on its own row; an operation row names only its keys
-        keys = {"site": self.lines["site"].take(one_line).reset_index(drop=True),
-                "wo_number": self.lines["wo_number"].take(one_line).reset_index(drop=True),
-                "op_seq": self.lines["op_seq"].take(one_line).reset_index(drop=True)}
+        keys: dict[str, Any] = {name: (self.lines[name], one_line) for name in ("site", "wo_number", "op_seq")}
         keys["_work_orders"] = np.ones(len(one_line), dtype=np.int64)
         self.add("operation", keys, len(one_line), (groups, np.arange(len(self.lines), dtype=np.int64)), None)
 
     def _by_work_order_attribute(self, grain: str, column: str | None, values: pd.Series | None) -> None:
         """A grain keyed by (site, one attribute of the work order); NA groups the WOs without it."""
-        site = self.wos["site"].reset_index(drop=True)
+        site = self.wos["site"]
         if column is None:
             group_of_wo, one_wo = _group_codes(site)
-            keys = {"site": site.take(one_wo).reset_index(drop=True)}
+            keys = {"site": (site, one_wo)}
         else:
             in_grain = values.attrs.get("in_grain")
             values = values.reset_index(drop=True)
@@ -701,7 +777,7 @@ class _Rollups:
                 renumber[kept] = np.arange(len(kept))
                 group_of_wo = np.where(group_of_wo >= 0, renumber[np.maximum(group_of_wo, 0)], -1)
                 one_wo = one_wo[kept]
-            keys = {"site": site.take(one_wo).reset_index(drop=True), column: values.take(one_wo).reset_index(drop=True)}
+            keys = {"site": (site, one_wo), column: (values, one_wo)}
         wo = np.flatnonzero(group_of_wo >= 0)
         self.add(grain, keys, len(one_wo), self._all_lines(group_of_wo[self.wo_of_line]), (group_of_wo[wo], wo))
 
@@ -778,7 +854,7 @@ class _Rollups:
         site = self.lines["site"].take(bought).reset_index(drop=True)
         supplier = self.lines["supplier_id"].take(bought).reset_index(drop=True)
         groups, one = _group_codes(site, supplier)
-        keys = {"site": site.take(one).reset_index(drop=True), "supplier_id": supplier.take(one).reset_index(drop=True),
+        keys = {"site": (self.lines["site"], bought[one]), "supplier_id": (self.lines["supplier_id"], bought[one]),
                 "_work_orders": self._distinct_wos(groups, bought, len(one))}
         self.add("supplier", keys, len(one), (groups, bought), None)
 
@@ -791,7 +867,7 @@ class _Rollups:
         months = dates[one].astype("datetime64[M]")
         month_text = pd.Series(np.datetime_as_string(months, unit="M"), dtype=object).where(~np.isnat(months), None)
         every = np.arange(len(self.lines), dtype=np.int64)
-        keys = {"site": site.take(one).reset_index(drop=True), "month": month_text,
+        keys = {"site": (site, one), "month": month_text,
                 "_work_orders": self._distinct_wos(groups, every, len(one))}
         self.add("month", keys, len(one), (groups, every), None)
 
