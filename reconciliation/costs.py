@@ -562,9 +562,19 @@ def _expand(owner: np.ndarray, member_counts: np.ndarray, members: np.ndarray, s
     """(row, member) pairs: each row of ``owner`` (an index into the groups) repeated once per member of
     its group, where group g's members are ``members[starts[g]:starts[g] + member_counts[g]]``."""
     counts = member_counts[owner]
-    rows = np.repeat(np.arange(len(owner), dtype=np.int64), counts)
-    offset = np.arange(len(rows), dtype=np.int64) - np.repeat(np.cumsum(counts) - counts, counts)
-    return rows, members[np.repeat(starts[owner], counts) + offset]
+    first = np.cumsum(counts) - counts
+    total = int(counts.sum())
+    rows, of = np.empty(total, dtype=np.int64), np.empty(total, dtype=np.int64)
+    begin = starts[owner]
+    # member by member (a hierarchy is a few levels deep): no pair-sized temporaries, which at tens of
+    # millions of pairs cost more than the work itself
+    holding = np.arange(len(owner), dtype=np.int64)
+    for depth in range(int(counts.max()) if len(counts) else 0):
+        holding = holding[counts[holding] > depth]
+        at = first[holding] + depth
+        rows[at] = holding
+        of[at] = members[begin[holding] + depth]
+    return rows, of
 
 
 @dataclass
@@ -722,13 +732,18 @@ class _Rollups:
         for name in ("cost_lines", "unconverted_lines", "incomplete"):
             columns[name] = np.concatenate([block.figures[name] for block in blocks])
         rollup = pd.DataFrame({name: columns[name] for name in ROLLUP_COLUMNS}, copy=False)
-        offsets = np.cumsum(sizes) - np.asarray(sizes, dtype=np.int64)
-        # int32 halves the largest frame of the roll-up (lines x grains); ids stay far below 2**31
-        drilldown = pd.DataFrame({
-            "rollup_row_id": (np.concatenate([block.group + np.int32(offset) for block, offset in zip(blocks, offsets)])
-                              if blocks else np.empty(0, np.int32)),
-            "line_id": np.concatenate([block.line for block in blocks]) if blocks else np.empty(0, np.int32),
-        }, copy=False)
+        # int32 halves the largest frame of the roll-up (lines x grains); ids stay far below 2**31. The
+        # pairs are written in place: tens of millions of them, so every temporary copy counts
+        n_pairs = sum(len(block.line) for block in blocks)
+        row_ids, line_ids = np.empty(n_pairs, np.int32), np.empty(n_pairs, np.int32)
+        at, offset = 0, 0
+        for block in blocks:
+            np.add(block.group, np.int32(offset), out=row_ids[at:at + len(block.group)])
+            line_ids[at:at + len(block.line)] = block.line
+            at += len(block.line)
+            offset += block.size
+            block.group = block.line = None
+        drilldown = pd.DataFrame({"rollup_row_id": row_ids, "line_id": line_ids}, copy=False)
         return rollup, drilldown
 
     # ------------------------------------------------------------------ the grains
