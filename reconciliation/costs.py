@@ -538,7 +538,11 @@ def _value_codes(column: pd.Series | np.ndarray) -> tuple[np.ndarray, int]:
         encoded = arrow.dictionary_encode()
         codes = np.asarray(pc.fill_null(encoded.indices, -1).to_numpy(zero_copy_only=False), dtype=np.int64)
         return codes, len(encoded.dictionary)
-    codes, uniques = pd.factorize(np.asarray(column), use_na_sentinel=True)
+    column = np.asarray(column)
+    if column.dtype.kind in "iu" and len(column) and 0 <= column.min() and column.max() < 2**31:
+        # already small non-negative codes (work-order positions): the groups only need them distinct
+        return column.astype(np.int64, copy=False), int(column.max()) + 1
+    codes, uniques = pd.factorize(column, use_na_sentinel=True)
     return np.asarray(codes, dtype=np.int64), len(uniques)
 
 
@@ -589,18 +593,23 @@ class _Block:
     line: np.ndarray
 
 
-def _as_text(array: pa.Array) -> pd.arrays.ArrowStringArray:
+def _as_text(array: pa.Array | pa.ChunkedArray) -> pd.arrays.ArrowStringArray:
     return pd.array(array, dtype=TEXT)
 
 
 class _ArrowSources:
-    """The Arrow text behind the Series the grains take their keys from, made contiguous once each."""
+    """The Arrow text behind the Series the grains take their keys from.
 
-    def __init__(self):
-        self._arrays: dict[int, tuple[pd.Series, pa.Array]] = {}
+    A grain's piece of a key column is a chunk of the assembled column: taken rows, a Series' own
+    chunks, or a slice of one shared all-NA array, so no text is copied twice and the empty keys of
+    millions of rows cost nothing."""
 
-    def arrow_of(self, series: pd.Series) -> pa.Array:
-        """The text of ``series`` as one contiguous large_string array (kept while building)."""
+    def __init__(self, largest_block: int):
+        self._arrays: dict[int, tuple[pd.Series, pa.ChunkedArray]] = {}
+        self._nulls = pa.nulls(largest_block, pa.large_string())
+
+    def arrow_of(self, series: pd.Series) -> pa.ChunkedArray:
+        """The text of ``series`` as large_string chunks (kept while building)."""
         known_array = self._arrays.get(id(series))
         if known_array is None:
             if isinstance(series.dtype, pd.StringDtype):
@@ -608,20 +617,19 @@ class _ArrowSources:
             else:
                 values = np.asarray(series, dtype=object)
                 array = pa.chunked_array([pa.array(values, pa.large_string(), from_pandas=True)])
-            array = array.combine_chunks()
             if array.type != pa.large_string():
                 array = array.cast(pa.large_string())
             known_array = self._arrays[id(series)] = (series, array)
         return known_array[1]
 
-    def text_of(self, value: Any, size: int) -> pa.Array:
+    def chunks_of(self, value: Any, size: int) -> list[pa.Array]:
         """A key column of one grain: ``(source, rows)`` taken from its source, values as given, or all NA."""
         if value is None:
-            return pa.nulls(size, pa.large_string())
+            return [self._nulls.slice(0, size)]
         if isinstance(value, tuple):
             source, rows = value
-            return self.arrow_of(source).take(pa.array(rows, pa.int64()))
-        return self.arrow_of(value if isinstance(value, pd.Series) else pd.Series(value, dtype=object))
+            return self.arrow_of(source).take(pa.array(rows, pa.int64())).chunks
+        return self.arrow_of(value if isinstance(value, pd.Series) else pd.Series(value, dtype=object)).chunks
 
 
 def _counts(parts: list[np.ndarray | None], sizes: list[int]) -> np.ndarray | pd.arrays.IntegerArray:
@@ -710,7 +718,7 @@ class _Rollups:
         columns: dict[str, Any] = {"rollup_row_id": np.arange(total, dtype=np.int64)}
         grain_names = pa.array([block.grain for block in blocks], pa.large_string())
         columns["grain"] = _as_text(grain_names.take(np.repeat(np.arange(len(blocks)), sizes)))
-        sources = _ArrowSources()
+        sources = _ArrowSources(max(sizes, default=0))
         for column in _KEY_COLUMNS:
             if column == "closed_date":
                 dates = [np.full(block.size, np.datetime64("NaT"), dtype="datetime64[us]")
@@ -718,8 +726,8 @@ class _Rollups:
                          else np.asarray(block.keys[column], dtype="datetime64[us]") for block in blocks]
                 columns[column] = np.concatenate(dates) if dates else np.empty(0, "datetime64[us]")
                 continue
-            pieces = [sources.text_of(block.keys.get(column), block.size) for block in blocks]
-            columns[column] = _as_text(pa.concat_arrays(pieces) if pieces else pa.nulls(0, pa.large_string()))
+            chunks = [chunk for block in blocks for chunk in sources.chunks_of(block.keys.get(column), block.size)]
+            columns[column] = _as_text(pa.chunked_array(chunks, pa.large_string()))
         columns["currency"] = _as_text(_constant_text(reporting_currency, total))
         for name in ("labour_cost", "material_cost", "outside_cost", "committed_cost", "actual_cost", "estimate_cost",
                      "variance"):
