@@ -359,15 +359,18 @@ class CanonicalFrames:
         also ``header_currency`` and ``header_order_date`` from the header."""
         lines = self["po_line"]
         headers = self["purchase_order"]
-        headers = headers[known(headers["_k_po"])].drop_duplicates("_k_po")
-        at = pd.Index(headers["_k_po"]).get_indexer(lines["_k_po"])
-        found = at >= 0
-        currency = pd.Series(pd.NA, index=lines.index, dtype=TEXT)
-        order_date = pd.Series(pd.NaT, index=lines.index, dtype=DATE)
-        if found.any():
-            currency[found] = headers["currency"].to_numpy()[at[found]]
-            order_date[found] = headers["order_date"].to_numpy()[at[found]]
-        return lines.assign(header_currency=currency, header_order_date=order_date,
+        # the first header of each PO key, found on the codes alone (the header frame is wide)
+        codes = headers["_k_po"].to_numpy()
+        first = np.flatnonzero(known(codes) & ~pd.Series(codes).duplicated().to_numpy())
+        at = pd.Index(codes[first]).get_indexer(lines["_k_po"])
+        header_row = np.where(at >= 0, first[np.maximum(at, 0)] if len(first) else -1, -1)
+
+        def from_header(column: str) -> pd.Series:
+            # -1 (no header) reads as missing
+            return pd.Series(headers[column].array.take(header_row, allow_fill=True), index=lines.index)
+
+        currency = from_header("currency")
+        return lines.assign(header_currency=currency, header_order_date=from_header("order_date"),
                             effective_currency=lines["currency"].fillna(currency))
 
     @cached_property
@@ -384,7 +387,8 @@ class CanonicalFrames:
         """
         from reconciliation.costs import uom_factors  # the conversion rules live with the roll-up
 
-        lines = self.po_lines
+        # only the columns read below: the PO line frame is wide
+        lines = self.po_lines[["_k_line", "uom", "item_number", "qty_received", "unit_price", "effective_currency"]]
         first = lines[known(lines["_k_line"])].drop_duplicates("_k_line").reset_index(drop=True)
         count = len(first)
         index = pd.Index(first["_k_line"])
