@@ -252,20 +252,21 @@ def _work_orders(data: CanonicalFrames, erp_sources: Iterable[str] = ()) -> pd.D
     work order another source holds gives way to that source's (the MES or CMMS that runs the work,
     whose estimate and status the roll-up shows); among the rest the first by source system and key.
     ``_wo`` numbers them."""
-    wos = data["work_order"]
-    wos = wos[known(wos["_k_wo"]) & ~shadowed_erp_copies(wos, erp_sources)]
-    twice = np.flatnonzero(wos["_k_wo"].duplicated(keep=False).to_numpy())
+    all_wos = data["work_order"]
+    rows = np.flatnonzero(known(all_wos["_k_wo"]) & ~shadowed_erp_copies(all_wos, erp_sources))
+    twice = np.flatnonzero(pd.Series(all_wos["_k_wo"].to_numpy()[rows]).duplicated(keep=False).to_numpy())
     if len(twice):
-        # decide on the few duplicated rows' keys alone, then take the kept rows once: sorting and
-        # concatenating the whole wide frame costs seconds at a million work orders
-        keys = wos[["_k_wo", "source_system", "source_key"]].iloc[twice].assign(_row=twice)
+        # decide on the few duplicated rows' keys alone: sorting the whole wide frame, or copying it
+        # more than once, costs seconds at a million work orders
+        keys = all_wos[["_k_wo", "source_system", "source_key"]].iloc[rows[twice]].assign(_row=twice)
         first = keys.sort_values(["_k_wo", "source_system", "source_key"], kind="stable").drop_duplicates("_k_wo")
-        keep = np.ones(len(wos), dtype=bool)
+        keep = np.ones(len(rows), dtype=bool)
         keep[twice] = False
         keep[first["_row"].to_numpy()] = True
-        wos = wos.iloc[np.flatnonzero(keep)]
-        if not wos.index.is_monotonic_increasing:
-            wos = wos.sort_index()
+        rows = rows[keep]
+    wos = all_wos.iloc[rows]
+    if len(twice) and not wos.index.is_monotonic_increasing:
+        wos = wos.sort_index()
     wos = wos.reset_index(drop=True)
     return wos.assign(_wo=np.arange(len(wos)))
 
