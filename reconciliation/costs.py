@@ -661,6 +661,9 @@ class _Rollups:
                              minlength=4 * n_wo).reshape(n_wo, 4)
         self.actual_of_wo = per_wo[:, :3].sum(axis=1)
         self.blocks: list[_Block] = []
+        #: the lines of a grain that every line feeds once (pass this very array to ``add``)
+        self.every_line = np.arange(len(lines), dtype=np.int64)
+        self.every_line32 = self.every_line.astype(np.int32)
 
     # ------------------------------------------------------------------ one block per grain
     def add(self, grain: str, keys: dict[str, Any], n_groups: int, line_pairs: tuple[np.ndarray, np.ndarray],
@@ -672,9 +675,15 @@ class _Rollups:
         ``line_pairs`` (group, line) say which cost lines feed each row; ``wo_pairs`` (group, work order)
         which work orders' estimates it compares against (None: the grain has no estimate)."""
         group, line = line_pairs
-        sums = np.bincount(group * 4 + self.type_of_line[line], weights=self.amount[line],
+        # grains fed by every line once use the line arrays as they are: no copies of millions of rows
+        every = line is self.every_line
+        type_of_line = self.type_of_line if every else self.type_of_line[line]
+        sums = np.bincount(group * 4 + type_of_line, weights=self.amount if every else self.amount[line],
                            minlength=4 * n_groups).reshape(n_groups, 4)
-        unconverted = np.bincount(group, weights=~self.converted[line], minlength=n_groups).astype(np.int64)
+        del type_of_line
+        not_converted = ~self.converted if every else ~self.converted[line]
+        unconverted = np.bincount(group[not_converted], minlength=n_groups).astype(np.int64)
+        del not_converted
         # figures stay numpy arrays (None: NA) until ``build`` assembles every grain at once
         figures: dict[str, np.ndarray | None] = {
             "labour_cost": sums[:, 0], "material_cost": sums[:, 1], "outside_cost": sums[:, 2],
@@ -701,7 +710,8 @@ class _Rollups:
         figures["unconverted_lines"] = unconverted
         figures["incomplete"] = unconverted > 0
         # the pairs are the drill-down; int32 keeps the largest arrays of the roll-up at half the size
-        self.blocks.append(_Block(grain, n_groups, keys, figures, group.astype(np.int32), line.astype(np.int32)))
+        lines32 = self.every_line32 if every else line.astype(np.int32)
+        self.blocks.append(_Block(grain, n_groups, keys, figures, group.astype(np.int32, copy=False), lines32))
 
     def build(self, reporting_currency: str) -> tuple[pd.DataFrame, pd.DataFrame]:
         """Every grain's rows as one long frame (``ROLLUP_COLUMNS``) and the drill-down pairs."""
@@ -751,13 +761,15 @@ class _Rollups:
             line_ids[at:at + len(block.line)] = block.line
             at += len(block.line)
             offset += block.size
-            block.group = block.line = None
+            block.group = block.line = None  # drop each block's pairs once copied
         drilldown = pd.DataFrame({"rollup_row_id": row_ids, "line_id": line_ids}, copy=False)
         return rollup, drilldown
 
     # ------------------------------------------------------------------ the grains
     def _all_lines(self, group_of_line: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         keep = group_of_line >= 0
+        if keep.all():
+            return group_of_line, self.every_line
         return group_of_line[keep], np.flatnonzero(keep)
 
     def _wo_grain(self) -> None:
@@ -771,7 +783,7 @@ class _Rollups:
         keys["wo_source_key"] = wos["source_key"]
         keys["closed_date"] = wos["closed_date"].to_numpy(dtype="datetime64[us]")
         keys["cost_centre"] = self._cost_centres()
-        self.add("wo", keys, n, (self.wo_of_line, np.arange(len(self.lines), dtype=np.int64)), (wo, wo))
+        self.add("wo", keys, n, (self.wo_of_line, self.every_line), (wo, wo))
         # the work order's own estimate, zero included, as the per-WO roll-up always showed it
         figures = self.blocks[-1].figures
         figures["estimate_cost"] = wos["estimate_cost"].to_numpy(dtype="float64", na_value=np.nan)
@@ -782,7 +794,7 @@ class _Rollups:
         # the work order's status and lineage are on its own row; an operation row names only its keys
         keys: dict[str, Any] = {name: (self.lines[name], one_line) for name in ("site", "wo_number", "op_seq")}
         keys["_work_orders"] = np.ones(len(one_line), dtype=np.int64)
-        self.add("operation", keys, len(one_line), (groups, np.arange(len(self.lines), dtype=np.int64)), None)
+        self.add("operation", keys, len(one_line), (groups, self.every_line), None)
 
     def _by_work_order_attribute(self, grain: str, column: str | None, values: pd.Series | None) -> None:
         """A grain keyed by (site, one attribute of the work order); NA groups the WOs without it."""
@@ -890,7 +902,7 @@ class _Rollups:
         groups, one = _group_codes(site, month_number)
         months = dates[one].astype("datetime64[M]")
         month_text = pd.Series(np.datetime_as_string(months, unit="M"), dtype=object).where(~np.isnat(months), None)
-        every = np.arange(len(self.lines), dtype=np.int64)
+        every = self.every_line
         keys = {"site": (site, one), "month": month_text,
                 "_work_orders": self._distinct_wos(groups, every, len(one))}
         self.add("month", keys, len(one), (groups, every), None)
