@@ -569,7 +569,8 @@ def _expand(owner: np.ndarray, member_counts: np.ndarray, members: np.ndarray, s
     counts = member_counts[owner]
     first = np.cumsum(counts) - counts
     total = int(counts.sum())
-    rows, of = np.empty(total, dtype=np.int64), np.empty(total, dtype=np.int64)
+    # int32: the pairs are the asset grain's drill-down, kept as int32 anyway
+    rows, of = np.empty(total, dtype=np.int32), np.empty(total, dtype=np.int32)
     begin = starts[owner]
     # member by member (a hierarchy is a few levels deep): no pair-sized temporaries, which at tens of
     # millions of pairs cost more than the work itself
@@ -710,7 +711,7 @@ class _Rollups:
         figures["unconverted_lines"] = unconverted
         figures["incomplete"] = unconverted > 0
         # the pairs are the drill-down; int32 keeps the largest arrays of the roll-up at half the size
-        lines32 = self.every_line32 if every else line.astype(np.int32)
+        lines32 = self.every_line32 if every else line.astype(np.int32, copy=False)
         self.blocks.append(_Block(grain, n_groups, keys, figures, group.astype(np.int32, copy=False), lines32))
 
     def build(self, reporting_currency: str) -> tuple[pd.DataFrame, pd.DataFrame]:
