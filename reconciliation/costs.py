@@ -743,14 +743,15 @@ class _Rollups:
         columns["currency"] = _as_text(_constant_text(reporting_currency, total))
         for name in ("labour_cost", "material_cost", "outside_cost", "committed_cost", "actual_cost", "estimate_cost",
                      "variance"):
-            columns[name] = np.concatenate([block.figures[name] for block in blocks])
+            # each grain's figure is dropped once copied, so the roll-up is not held twice
+            columns[name] = np.concatenate([block.figures.pop(name) for block in blocks])
         estimate, variance = columns["estimate_cost"], columns["variance"]
         with np.errstate(divide="ignore", invalid="ignore"):
             columns["variance_pct"] = np.where(np.isnan(estimate) | (estimate == 0), np.nan, variance / estimate * 100.0)
         for name in ("work_orders", "estimated_work_orders"):
-            columns[name] = _counts([block.figures[name] for block in blocks], sizes)
+            columns[name] = _counts([block.figures.pop(name) for block in blocks], sizes)
         for name in ("cost_lines", "unconverted_lines", "incomplete"):
-            columns[name] = np.concatenate([block.figures[name] for block in blocks])
+            columns[name] = np.concatenate([block.figures.pop(name) for block in blocks])
         rollup = pd.DataFrame({name: columns[name] for name in ROLLUP_COLUMNS}, copy=False)
         # int32 halves the largest frame of the roll-up (lines x grains); ids stay far below 2**31. The
         # pairs are written in place: tens of millions of them, so every temporary copy counts
