@@ -407,8 +407,14 @@ class CanonicalFrames:
         receipt_count = np.bincount(r_at, minlength=count)
         dates = receipts["receipt_date"].to_numpy()[mine]
         positive = (qty > 0) & ~np.isnat(dates)
-        first_receipt = pd.Series(dates[positive]).groupby(r_at[positive]).min()
-        last_receipt = pd.Series(dates[positive]).groupby(r_at[positive]).max()
+        # earliest and latest dated receipt of a positive quantity per line, on the dates' integer ticks
+        # (NaT is the smallest int64, so it stays in place where a line has none)
+        ticks = dates[positive].astype(DATE).view(np.int64)
+        first_ticks = np.full(count, np.iinfo(np.int64).max, dtype=np.int64)
+        np.minimum.at(first_ticks, r_at[positive], ticks)
+        first_ticks[first_ticks == np.iinfo(np.int64).max] = np.iinfo(np.int64).min
+        last_ticks = np.full(count, np.iinfo(np.int64).min, dtype=np.int64)
+        np.maximum.at(last_ticks, r_at[positive], ticks)
         own = first["qty_received"].to_numpy(dtype="float64", na_value=np.nan)
         received = np.where(own > received, own, received)  # NaN (unknown) compares False and stays
 
@@ -428,15 +434,11 @@ class CanonicalFrames:
         invoiced = np.bincount(i_at, weights=np.nan_to_num(invoiced_each, nan=0.0), minlength=count).astype("float64")
         invoiced[np.bincount(i_at, weights=np.isnan(invoiced_each), minlength=count) > 0] = np.nan
 
-        out = pd.DataFrame({
+        return pd.DataFrame({
             "_k_line": first["_k_line"].to_numpy(), "received": received, "invoiced": invoiced,
             "receipts": receipt_count, "invoices": np.bincount(i_at, minlength=count),
-            "first_receipt_date": pd.Series(pd.NaT, index=range(count), dtype=DATE),
-            "last_receipt_date": pd.Series(pd.NaT, index=range(count), dtype=DATE),
-        })
-        out.loc[first_receipt.index.to_numpy(), "first_receipt_date"] = first_receipt.to_numpy()
-        out.loc[last_receipt.index.to_numpy(), "last_receipt_date"] = last_receipt.to_numpy()
-        return out
+            "first_receipt_date": first_ticks.view(DATE), "last_receipt_date": last_ticks.view(DATE),
+        }, copy=False)
 
     @cached_property
     def link_assertions(self) -> pd.DataFrame:
