@@ -651,7 +651,11 @@ class _Rollups:
     def __init__(self, wos: pd.DataFrame, lines: pd.DataFrame, data: CanonicalFrames):
         self.wos, self.lines, self.data = wos, lines, data
         self.wo_of_line = lines["_wo"].to_numpy(dtype=np.int64)
-        self.type_of_line = pd.Categorical(lines["cost_type"].astype(object), categories=COST_TYPES).codes.astype(np.int64)
+        # the cost type's position in COST_TYPES, found by Arrow: no Python string per line
+        cost_types = pa.chunked_array(pa.array(lines["cost_type"].array)) if len(lines) else pa.chunked_array([], pa.string())
+        self.type_of_line = np.asarray(
+            pc.fill_null(pc.index_in(cost_types, value_set=pa.array(COST_TYPES, cost_types.type)), -1)
+            .to_numpy(), dtype=np.int64)
         self.converted = lines["converted"].to_numpy(dtype=bool)
         self.amount = np.where(self.converted, lines["amount"].to_numpy(dtype="float64", na_value=np.nan), 0.0)
         estimate = wos["estimate_cost"].to_numpy(dtype="float64", na_value=np.nan)
