@@ -589,6 +589,21 @@ class CanonicalFrames:
         return np.where(at >= 0, rows.to_numpy()[np.maximum(at, 0)], -1)
 
 
+def rows_matching(frame: pd.DataFrame, wanted: pd.DataFrame, on: list[str]) -> pd.DataFrame:
+    """``frame.merge(wanted, on=on)`` for a large frame and a few wanted keys.
+
+    The frame is first narrowed to the rows whose last key column holds one of the wanted values (one
+    hash look-up over that column), so the multi-column merge runs on a handful of rows instead of
+    every row of a million-row frame. Same result and row order as the plain merge.
+    """
+    column = on[-1]
+    values = wanted[column]
+    candidates = frame[column].isin(values.dropna().unique()).to_numpy(dtype=bool)
+    if values.isna().any():
+        candidates |= frame[column].isna().to_numpy(dtype=bool)  # merge pairs missing keys with each other
+    return frame[candidates].merge(wanted, on=on)
+
+
 def describe_po_line(po_number: Any, line_number: Any) -> str:
     """'PO 4711 line 2', or 'PO 4711' when the reference names no line."""
     return f"PO {po_number}" if _missing(line_number) else f"PO {po_number} line {line_number}"

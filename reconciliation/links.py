@@ -33,6 +33,7 @@ from reconciliation.frames import (
     keys_in,
     numeric_order,
     records,
+    rows_matching,
     shadowed_erp_copies,
     text,
     to_json,
@@ -62,8 +63,8 @@ def po_line_names_missing_wo(data: CanonicalFrames, settings: ReconcileSettings)
     op_missing = missing_op[missing_wo | missing_op].to_numpy()
 
     wanted = offending[["site", "wo_ref"]].drop_duplicates().rename(columns={"wo_ref": "wo_number"})
-    wos = data["work_order"].merge(wanted, on=WO_KEY)
-    ops = data["wo_operation"].merge(wanted, on=WO_KEY).sort_values("op_seq", key=numeric_order)
+    wos = rows_matching(data["work_order"], wanted, WO_KEY)
+    ops = rows_matching(data["wo_operation"], wanted, WO_KEY).sort_values("op_seq", key=numeric_order)
     wo_records = grouped_records(wos, WO_KEY, "work_order", _WO_FIELDS)
     op_lists: dict[tuple, list[str]] = {}
     for key, op_seq in zip(key_tuples(ops, WO_KEY), ops["op_seq"].astype(object)):
@@ -134,9 +135,9 @@ def wo_names_missing_po_line(data: CanonicalFrames, settings: ReconcileSettings)
         if dangling.empty:
             continue
         wanted = dangling[PO_KEY].drop_duplicates()
-        same_po = po_lines.merge(wanted, on=PO_KEY).sort_values("line_number", key=numeric_order)
+        same_po = rows_matching(po_lines, wanted, PO_KEY).sort_values("line_number", key=numeric_order)
         line_records = grouped_records(same_po, PO_KEY, "po_line", _PO_LINE_FIELDS, limit=10)
-        headers = data["purchase_order"].merge(wanted, on=PO_KEY)
+        headers = rows_matching(data["purchase_order"], wanted, PO_KEY)
         header_records = grouped_records(headers, PO_KEY, "purchase_order", _HEADER_FIELDS, limit=2)
 
         summaries, evidence = [], []
@@ -210,8 +211,8 @@ def _work_side_records(pairs: pd.DataFrame, data: CanonicalFrames) -> dict[tuple
         wanted = pairs.loc[pairs["via"] == name, ["w_system", "w_key"]].drop_duplicates()
         if wanted.empty:
             continue
-        rows = data[name].merge(wanted.rename(columns={"w_system": "source_system", "w_key": "source_key"}),
-                                on=["source_system", "source_key"])
+        rows = rows_matching(data[name], wanted.rename(columns={"w_system": "source_system", "w_key": "source_key"}),
+                             ["source_system", "source_key"])
         for record in records(rows, name, _WORK_FIELDS[name]):
             out.setdefault((name, record["source_system"], record["source_key"]), record)
     return out
@@ -358,8 +359,8 @@ def open_line_of_ended_wo(data: CanonicalFrames, settings: ReconcileSettings) ->
         return pd.DataFrame(columns=list(SUBJECT_COLUMNS))
     pairs = pairs[pairs["line_row"].isin(offending["line_row"])].sort_values([*_LINE_ID, "wo_system", "wo_key"],
                                                                               kind="stable")
-    wo_rows = ended.merge(pairs[["wo_system", "wo_key"]].drop_duplicates().rename(
-        columns={"wo_system": "source_system", "wo_key": "source_key"}), on=["source_system", "source_key"])
+    wo_rows = rows_matching(ended, pairs[["wo_system", "wo_key"]].drop_duplicates().rename(
+        columns={"wo_system": "source_system", "wo_key": "source_key"}), ["source_system", "source_key"])
     wo_records = {(r["source_system"], r["source_key"]): r for r in records(wo_rows, "work_order", _ENDED_WO_FIELDS)}
     by_line: dict[tuple, list] = {}
     for row in pairs.itertuples(index=False):
@@ -434,8 +435,8 @@ def closed_wo_with_unsettled_line(data: CanonicalFrames, settings: ReconcileSett
     if short.empty:
         return pd.DataFrame(columns=list(SUBJECT_COLUMNS))
     pairs = pairs[pairs["line_row"].isin(short["line_row"])]
-    offending = closed.merge(pairs[["wo_system", "wo_key"]].drop_duplicates().rename(
-        columns={"wo_system": "source_system", "wo_key": "source_key"}), on=["source_system", "source_key"]).reset_index(drop=True)
+    offending = rows_matching(closed, pairs[["wo_system", "wo_key"]].drop_duplicates().rename(
+        columns={"wo_system": "source_system", "wo_key": "source_key"}), ["source_system", "source_key"]).reset_index(drop=True)
     short = short.sort_values(["line_number"], key=numeric_order, kind="stable").sort_values("po_number", kind="stable")
     line_records = {(r["source_system"], r["source_key"]): r for r in records(
         short.rename(columns={"line_system": "source_system", "line_key": "source_key"}), "po_line", _LINE_QTY_FIELDS)}
