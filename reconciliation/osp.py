@@ -28,6 +28,7 @@ from reconciliation.frames import (
     keys_in,
     known,
     records,
+    rows_matching,
     text,
     to_json,
 )
@@ -108,14 +109,15 @@ def osp_po_line_overdue(data: CanonicalFrames, settings: ReconcileSettings) -> p
     if offending.empty:
         return pd.DataFrame(columns=list(SUBJECT_COLUMNS))
 
-    receipts_of = receipts.merge(offending[PO_LINE_KEY].drop_duplicates(), on=PO_LINE_KEY)
+    receipts_of = rows_matching(receipts, offending[PO_LINE_KEY].drop_duplicates(), PO_LINE_KEY)
     receipt_records = grouped_records(receipts_of, PO_LINE_KEY, "receipt", ("qty", "receipt_date"), limit=5)
     line_ops = osp_links.rename(columns={"po_source_system": "line_system", "po_source_key": "line_key"})
-    line_ops = line_ops[["line_system", "line_key", *OP_KEY]].merge(
+    line_ops = rows_matching(
+        line_ops[["line_system", "line_key", *OP_KEY]],
         offending[["source_system", "source_key"]].rename(columns={"source_system": "line_system", "source_key": "line_key"}),
-        on=["line_system", "line_key"],
+        ["line_system", "line_key"],
     )
-    op_rows = line_ops.merge(osp_ops, on=OP_KEY).sort_values(["line_system", "line_key", "wo_number", "op_seq"])
+    op_rows = rows_matching(osp_ops, line_ops, OP_KEY).sort_values(["line_system", "line_key", "wo_number", "op_seq"])
     op_records = grouped_records(op_rows, ["line_system", "line_key"], "wo_operation", _OP_FIELDS, limit=5)
 
     summaries, evidence = [], []

@@ -27,6 +27,7 @@ from reconciliation.frames import (
     known,
     numeric_order,
     records,
+    rows_matching,
     shadowed_erp_copies,
     text,
     to_json,
@@ -59,7 +60,7 @@ def closed_without_sign_off(data: CanonicalFrames, settings: ReconcileSettings) 
     wos = wos[~shadowed_erp_copies(wos, settings.sources_with_role("erp"))]
     done = wos[wos["status"].isin(WO_DONE_STATUSES)].reset_index(drop=True)
     ops = data["wo_operation"]
-    unsigned_ops = ops[_unsigned(ops)].merge(done[WO_KEY].drop_duplicates(), on=WO_KEY)
+    unsigned_ops = rows_matching(ops[_unsigned(ops)], done[WO_KEY].drop_duplicates(), WO_KEY)
     unsigned_ops = unsigned_ops.sort_values("op_seq", key=numeric_order)
     op_records = grouped_records(unsigned_ops, WO_KEY, "wo_operation", _OP_FIELDS, limit=50)
     wo_unsigned = _unsigned(done).to_numpy()
