@@ -10,6 +10,7 @@ from __future__ import annotations
 import json
 import os
 import sys
+from contextlib import contextmanager
 from datetime import datetime
 from pathlib import Path
 from typing import Any, Optional
@@ -393,22 +394,33 @@ def _steward_warehouse():
     return warehouse
 
 
-def _steward_action(do, as_json: bool) -> None:
-    """Run a steward action; a refused one is one message and exit code 1, with nothing changed."""
-    from threadline.exceptions import ExceptionActionError
+@contextmanager
+def _refusals_exit_1():
+    """A refused steward request (exception or link) is one message and exit code 1; nothing changed."""
+    from threadline.exceptions import ExceptionActionError  # link refusals are a kind of it
 
     try:
-        changes = do(_steward_warehouse())
+        yield
     except ExceptionActionError as exc:
         err_console.print(Text("error: ", style="red") + Text(str(exc)), highlight=False)
         raise typer.Exit(1)
+
+
+def _describe_exception_change(c) -> str:
+    move = c.to_status if c.from_status == c.to_status else f"{c.from_status} -> {c.to_status}"
+    return f"{c.exception_id}: {c.action} ({move}) by {c.actor}: {c.reason}"
+
+
+def _steward_action(do, as_json: bool, describe=_describe_exception_change) -> None:
+    """Run a steward action on exceptions or links; a refused one changes nothing and exits with 1."""
+    with _refusals_exit_1():
+        changes = do(_steward_warehouse())
     changes = changes if isinstance(changes, list) else [changes]
     if as_json:
         _print_json([c.as_dict() for c in changes])
         return
     for c in changes:
-        move = c.to_status if c.from_status == c.to_status else f"{c.from_status} -> {c.to_status}"
-        console.print(f"{c.exception_id}: {c.action} ({move}) by {c.actor}: {c.reason}", highlight=False)
+        console.print(describe(c), highlight=False)
 
 
 @exceptions_app.command("list")
@@ -424,15 +436,12 @@ def exceptions_list(rule: Optional[str] = typer.Option(None, help="rule id, e.g.
                     limit: int = typer.Option(200, help="rows to show (0 = all)"),
                     as_json: bool = JsonOption):
     """Exceptions with their status and assignee, by rule and id."""
-    from threadline.exceptions import ExceptionActionError, find_exceptions, records
+    from threadline.exceptions import find_exceptions, records
 
     warehouse = _steward_warehouse()
-    try:
+    with _refusals_exit_1():
         frame = find_exceptions(warehouse, rule=rule, severity=severity, status=status, site=site, assignee=assignee,
                                 older_than_days=older_than, newer_than_days=newer_than, limit=limit or None)
-    except ExceptionActionError as exc:
-        err_console.print(Text("error: ", style="red") + Text(str(exc)), highlight=False)
-        raise typer.Exit(1)
     if as_json:
         _print_json(records(frame))
         return
@@ -446,13 +455,10 @@ def exceptions_list(rule: Optional[str] = typer.Option(None, help="rule id, e.g.
 def exceptions_show(exception_id: str = typer.Argument(..., help="the exception id (EX-...)"),
                     as_json: bool = JsonOption):
     """One exception: what was found, its evidence and every change to it."""
-    from threadline.exceptions import ExceptionActionError, exception_history
+    from threadline.exceptions import exception_history
 
-    try:
+    with _refusals_exit_1():
         exception, events = exception_history(_steward_warehouse(), exception_id)
-    except ExceptionActionError as exc:
-        err_console.print(Text("error: ", style="red") + Text(str(exc)), highlight=False)
-        raise typer.Exit(1)
     if as_json:
         _print_json({"exception": exception, "events": events})
         return
@@ -546,20 +552,9 @@ LinkIds = typer.Argument(..., help="one or more link ids (LK-...)")
 
 
 def _link_action(do, as_json: bool) -> None:
-    """Run a link decision; a refused one is one message and exit code 1, with nothing changed."""
-    from threadline.links import LinkActionError
-
-    try:
-        changes = do(_steward_warehouse())
-    except LinkActionError as exc:
-        err_console.print(Text("error: ", style="red") + Text(str(exc)), highlight=False)
-        raise typer.Exit(1)
-    if as_json:
-        _print_json([c.as_dict() for c in changes])
-        return
-    for c in changes:
-        console.print(f"{c.link_id}: {c.action} ({c.from_status} -> {c.to_status}) by {c.actor}: {c.reason}",
-                      highlight=False)
+    """Run a link decision (see ``_steward_action``)."""
+    _steward_action(do, as_json, describe=lambda c: f"{c.link_id}: {c.action} ({c.from_status} -> {c.to_status}) "
+                                                    f"by {c.actor}: {c.reason}")
 
 
 @links_app.command("list")
@@ -571,14 +566,11 @@ def links_list(status: Optional[str] = typer.Option(None, help="suggested, confi
                limit: int = typer.Option(200, help="rows to show (0 = all)"),
                as_json: bool = JsonOption):
     """Suggested and decided links, best score first."""
-    from threadline.links import LinkActionError, find_links, records
+    from threadline.links import find_links, records
 
-    try:
+    with _refusals_exit_1():
         frame = find_links(_steward_warehouse(), status=status, site=site, wo_number=wo, po_number=po,
                            min_score=min_score, limit=limit or None)
-    except LinkActionError as exc:
-        err_console.print(Text("error: ", style="red") + Text(str(exc)), highlight=False)
-        raise typer.Exit(1)
     if as_json:
         _print_json(records(frame))
         return
@@ -591,13 +583,10 @@ def links_list(status: Optional[str] = typer.Option(None, help="suggested, confi
 @links_app.command("show")
 def links_show(link_id: str = typer.Argument(..., help="the link id (LK-...)"), as_json: bool = JsonOption):
     """One link: its score, the evidence per factor and every decision on it."""
-    from threadline.links import LinkActionError, link_history
+    from threadline.links import link_history
 
-    try:
+    with _refusals_exit_1():
         link, events = link_history(_steward_warehouse(), link_id)
-    except LinkActionError as exc:
-        err_console.print(Text("error: ", style="red") + Text(str(exc)), highlight=False)
-        raise typer.Exit(1)
     if as_json:
         _print_json({"link": link, "events": events})
         return
