@@ -52,15 +52,13 @@ import pyarrow.compute as pc
 
 from reconciliation.exceptions import SUBJECT_COLUMNS, subject_frame
 from reconciliation.frames import (
-    DATE,
-    PO_LINE_KEY,
     TEXT,
     WO_KEY,
     CanonicalFrames,
     codes_in,
-    flag,
     grouped_records,
     known,
+    material_lines,
     records,
     shadowed_erp_copies,
     text,
@@ -414,8 +412,7 @@ def _outside_and_committed(data: CanonicalFrames, wo_keys: pd.DataFrame) -> tupl
     # Material bought for a work order (an item, not a service, paying no outside processor) reaches
     # the work order when it is issued to it, as material at the lot's price: its receipts and
     # invoices are not outside services, else it would be counted twice. Until received it is committed.
-    material = (lines["item_number"].notna().to_numpy() & ~flag(lines["is_service"]).to_numpy()
-                & lines["process"].isna().to_numpy() & ~np.isin(lines["po_row"].to_numpy(), data.osp_links["po_row"].to_numpy()))
+    material = material_lines(lines) & ~np.isin(lines["po_row"].to_numpy(), data.osp_links["po_row"].to_numpy())
     bought_outside = link_side[~np.isin(link_side["po_row"].to_numpy(), lines["po_row"].to_numpy()[material])]
 
     invoices = _by_line_code(data, "invoice_line", lines, ["po_row", *_LINE_ID, "effective_currency", "supplier_id"])
@@ -834,7 +831,7 @@ class _Rollups:
         (position, -1 for none), and the node of each work order (its asset, or the site's "no asset")."""
         assets = self.data["asset"].dropna(subset=["site", "asset_id"])
         assets = assets.sort_values(["site", "asset_id", "source_system", "source_key"]).drop_duplicates(["site", "asset_id"])
-        n_assets, n_wo = len(assets), len(self.wos)
+        n_assets = len(assets)
         site = pd.concat([assets["site"], assets["site"], self.wos["site"]], ignore_index=True)
         asset_id = pd.concat([assets["asset_id"], assets["parent_asset_id"], self.wos["asset_id"]], ignore_index=True)
         node, one_row = _group_codes(site, asset_id)

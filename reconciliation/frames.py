@@ -359,11 +359,7 @@ class CanonicalFrames:
         also ``header_currency`` and ``header_order_date`` from the header."""
         lines = self["po_line"]
         headers = self["purchase_order"]
-        # the first header of each PO key, found on the codes alone (the header frame is wide)
-        codes = headers["_k_po"].to_numpy()
-        first = np.flatnonzero(known(codes) & ~pd.Series(codes).duplicated().to_numpy())
-        at = pd.Index(codes[first]).get_indexer(lines["_k_po"])
-        header_row = np.where(at >= 0, first[np.maximum(at, 0)] if len(first) else -1, -1)
+        header_row = self.at_first_row("purchase_order", "_k_po", lines["_k_po"])
 
         def from_header(column: str) -> pd.Series:
             # -1 (no header) reads as missing
@@ -602,6 +598,17 @@ def rows_matching(frame: pd.DataFrame, wanted: pd.DataFrame, on: list[str]) -> p
     if values.isna().any():
         candidates |= frame[column].isna().to_numpy(dtype=bool)  # merge pairs missing keys with each other
     return frame[candidates].merge(wanted, on=on)
+
+
+def material_lines(lines: pd.DataFrame) -> np.ndarray:
+    """PO lines that buy material: they name an item, are not services and have no outside process."""
+    return (lines["item_number"].notna().to_numpy() & ~flag(lines["is_service"]).to_numpy(dtype=bool)
+            & lines["process"].isna().to_numpy())
+
+
+def quantity_text(value: Any) -> str:
+    """A quantity for a sentence: 12 rather than 12.0, at most three decimals."""
+    return f"{float(value):.3f}".rstrip("0").rstrip(".")
 
 
 def describe_po_line(po_number: Any, line_number: Any) -> str:

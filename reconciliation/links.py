@@ -15,13 +15,11 @@ from typing import TYPE_CHECKING
 import numpy as np
 import pandas as pd
 
-from reconciliation.costs import uom_factors
 from reconciliation.exceptions import SUBJECT_COLUMNS, subject_frame
 from reconciliation.frames import (
     ACTIVE_LINK_STATUSES,
     OP_KEY,
     PO_KEY,
-    PO_LINE_KEY,
     WO_KEY,
     CanonicalFrames,
     codes_in,
@@ -30,8 +28,8 @@ from reconciliation.frames import (
     flag,
     grouped_records,
     key_tuples,
-    keys_in,
     numeric_order,
+    quantity_text,
     records,
     rows_matching,
     shadowed_erp_copies,
@@ -452,10 +450,10 @@ def closed_wo_with_unsettled_line(data: CanonicalFrames, settings: ReconcileSett
         gaps, shown, quantities = [], [], []
         for line_key in lines_of_wo[key]:
             line = figures[line_key]
-            missing = [f"{what} {_qty(value) if text(value) else 'an unknown quantity'}"
+            missing = [f"{what} {quantity_text(value) if text(value) else 'an unknown quantity'}"
                        for what, value in (("received", line.received), ("invoiced", line.invoiced))]
             gaps.append(f"{describe_po_line(line.po_number, line.line_number)} ({line.status}, {line.line_system}) ordered "
-                        f"{_qty(line.qty_ordered)}{' ' + line.uom if text(line.uom) else ''}, {' and '.join(missing)}")
+                        f"{quantity_text(line.qty_ordered)}{' ' + line.uom if text(line.uom) else ''}, {' and '.join(missing)}")
             shown.append(line_records[line_key])
             quantities.append({"po_number": line.po_number, "line_number": line.line_number,
                                **{name: _known(getattr(line, name)) for name in ("qty_ordered", "received", "invoiced")}})
@@ -475,11 +473,6 @@ def closed_wo_with_unsettled_line(data: CanonicalFrames, settings: ReconcileSett
 def _known(value) -> float | None:
     """A quantity for evidence: None when unknown (JSON has no NaN)."""
     return float(value) if text(value) and value == value else None
-
-
-def _qty(value) -> str:
-    """A quantity for a sentence: 12 rather than 12.0, at most three decimals."""
-    return f"{float(value):.3f}".rstrip("0").rstrip(".")
 
 
 def osp_operation_bought_twice(data: CanonicalFrames, settings: ReconcileSettings) -> pd.DataFrame:

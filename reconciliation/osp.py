@@ -25,8 +25,8 @@ from reconciliation.frames import (
     flag,
     grouped_records,
     key_tuples,
-    keys_in,
     known,
+    quantity_text,
     records,
     rows_matching,
     text,
@@ -582,7 +582,7 @@ def _operation_quantities(data: CanonicalFrames, op_rows: np.ndarray) -> np.ndar
 
 
 def _qty_text(value: float, unit) -> str:
-    number = f"{float(value):.3f}".rstrip("0").rstrip(".")
+    number = quantity_text(value)
     return f"{number} {unit}" if text(unit) else number
 
 

@@ -26,6 +26,7 @@ from reconciliation.frames import (
     codes_in,
     describe_po_line,
     flag,
+    quantity_text,
     records,
     text,
     to_json,
@@ -105,11 +106,6 @@ def _rows(frame: pd.DataFrame, positions: np.ndarray) -> pd.DataFrame:
     return frame.take(positions).reset_index(drop=True)
 
 
-def _qty(value) -> str:
-    """A quantity for a sentence: 12 rather than 12.0, at most three decimals."""
-    return f"{float(value):.3f}".rstrip("0").rstrip(".")
-
-
 def _money(value) -> str:
     """A price or amount for a sentence: at most four decimals, no trailing zeros."""
     return f"{float(value):,.4f}".rstrip("0").rstrip(".")
@@ -180,7 +176,7 @@ def receipt_without_certificate(data: CanonicalFrames, settings: ReconcileSettin
                      f"process {ctx.process}" if text(ctx.process) else "", f"site {ctx.site}"]
             why.append(f"the OSP-007 setting certificate_required is on for {', '.join(p for p in scope if p)}")
         summaries.append(
-            f"Receipt {row.receipt_id} (site {row.site}, {row.source_system}) of {_qty(row.qty)}"
+            f"Receipt {row.receipt_id} (site {row.site}, {row.source_system}) of {quantity_text(row.qty)}"
             f"{' ' + row.uom if text(row.uom) else ''} on "
             f"outside-processing {describe_po_line(row.po_number, row.line_number)}"
             f"{_for_op(ctx.wo_number, ctx.op_seq, ctx.process)} from supplier {text(ctx.supplier_id, 'unknown')} "
@@ -362,7 +358,7 @@ def invoiced_beyond_received(data: CanonicalFrames, settings: ReconcileSettings)
         bills = invoice_records.get(code, [])
         named = ", ".join(f"{r['invoice_number']}/{r['invoice_line']} ({r['source_system']})" for r in bills[:5])
         unit = f" {row.uom}" if text(row.uom) else ""
-        billed = f"{_qty(invoiced[i])}{unit}" if invoiced[i] == invoiced[i] else "an unknown quantity"
+        billed = f"{quantity_text(invoiced[i])}{unit}" if invoiced[i] == invoiced[i] else "an unknown quantity"
         kind = "outside-processing " if ctx.is_osp else ""
         where = (f"{kind}{describe_po_line(row.po_number, row.line_number)} (site {row.site}, {row.source_system})"
                  f"{_for_op(ctx.wo_number, ctx.op_seq, ctx.process)}")
@@ -372,7 +368,7 @@ def invoiced_beyond_received(data: CanonicalFrames, settings: ReconcileSettings)
             summaries.append(f"{where} is invoiced {billed} ({named}) but nothing has been received against it.")
         else:
             within = f", more than the {tolerance[i]:g}% tolerance" if tolerance[i] else ""
-            summaries.append(f"{where} is invoiced {billed} ({named}) but only {_qty(received[i])}{unit} "
+            summaries.append(f"{where} is invoiced {billed} ({named}) but only {quantity_text(received[i])}{unit} "
                              f"has been received{within}.")
         evidence.append(to_json({
             "records": [record, *bills[:10], *receipt_records.get(code, [])[:10]],

@@ -252,7 +252,7 @@ def unlinked_wo_driven_lines(data: CanonicalFrames, settings: ReconcileSettings)
     if supplier.isna().any():
         # a line without its own supplier is bought from its PO's
         headers = data["purchase_order"]
-        at = _first_positions(headers["_k_po"], chosen["_k_po"].to_numpy())
+        at = data.at_first_row("purchase_order", "_k_po", chosen["_k_po"])
         found = at >= 0
         from_header = pd.Series(pd.NA, index=chosen.index, dtype=TEXT)
         from_header[found] = headers["supplier_id"].take(at[found]).to_numpy()
@@ -422,7 +422,6 @@ def _score(data: CanonicalFrames, settings: ReconcileSettings, lines: pd.DataFra
     li, wi, oi = (pairs[c].to_numpy() for c in ("line", "wo_row", "op_row"))
     has_op = oi >= 0
     oi_safe = np.maximum(oi, 0)
-    window = float(tol["date_window_days"])
 
     # text
     f_text = np.zeros(len(pairs))

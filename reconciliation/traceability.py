@@ -16,7 +16,6 @@ import pandas as pd
 
 from reconciliation.exceptions import SUBJECT_COLUMNS, subject_frame
 from reconciliation.frames import (
-    DATE,
     WO_KEY,
     CanonicalFrames,
     codes_in,
@@ -25,7 +24,9 @@ from reconciliation.frames import (
     grouped_records,
     key_tuples,
     known,
+    material_lines,
     numeric_order,
+    quantity_text,
     records,
     rows_matching,
     shadowed_erp_copies,
@@ -127,7 +128,7 @@ def _item_records(data: CanonicalFrames, item_numbers: pd.Series) -> dict[tuple,
 def _qty_text(qty, uom) -> str:
     if not text(qty):
         return "an unknown quantity"
-    figure = f"{float(qty):.3f}".rstrip("0").rstrip(".")
+    figure = quantity_text(qty)
     return f"{figure} {uom}" if text(uom) else figure
 
 
@@ -452,12 +453,6 @@ def _disagreements(copy: pd.DataFrame, ref: pd.DataFrame, conflicts: dict[str, n
 
 # ---------------------------------------------------------------------------- TRC-005
 
-def _material_lines(lines: pd.DataFrame) -> np.ndarray:
-    """PO lines that buy material: they name an item, are not services and have no outside process."""
-    return (lines["item_number"].notna().to_numpy() & ~flag(lines["is_service"]).to_numpy(dtype=bool)
-            & lines["process"].isna().to_numpy())
-
-
 def wo_driven_receipt_not_consumed(data: CanonicalFrames, settings: ReconcileSettings) -> pd.DataFrame:
     """TRC-005: receipts of material bought for a work order that no material issue consumes after
     ``grace_days``.
@@ -471,7 +466,7 @@ def wo_driven_receipt_not_consumed(data: CanonicalFrames, settings: ReconcileSet
     site.
     """
     lines = data["po_line"]
-    material = _material_lines(lines)
+    material = material_lines(lines)
     links = data.resolved_links
     links = links[material[links["po_row"].to_numpy()]]
     receipts = data["receipt"]
