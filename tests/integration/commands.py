@@ -21,6 +21,17 @@ def threadline(*args: str, env: dict | None = None, cwd: Path | None = None,
                           env={**os.environ, "CI": "true", **(env or {})})
 
 
+#: the demo sources that need no service started (JD Edwards, Maximo, MES)
+LOCAL_SOURCES = ("--source", "jde", "--source", "maximo", "--source", "mes")
+
+
+def run_local_sources(steward) -> dict:
+    """``threadline run`` over the demo's local sources through ``steward``; its JSON summary."""
+    done = steward("run", *LOCAL_SOURCES, "--json")
+    assert done.returncode == 0, done.stdout[-2000:] + done.stderr[-2000:]
+    return json.loads(done.stdout)
+
+
 def mappings_check(config_path: Path) -> list[dict[str, Any]]:
     """``threadline mappings check --json`` on a config; fails the test unless every spec is valid."""
     done = threadline("--config", config_path, "mappings", "check", "--json", timeout=120)

@@ -9,30 +9,12 @@ from __future__ import annotations
 import json
 from datetime import date, timedelta
 
-import pytest
 from sqlalchemy import update
 
-from tests.integration.commands import threadline
+from tests.integration.commands import run_local_sources
 from threadline.config import load_config
 from threadline.warehouse import schema
 from threadline.warehouse.store import open_warehouse, utcnow
-
-LOCAL_SOURCES = ("--source", "jde", "--source", "maximo", "--source", "mes")
-
-
-@pytest.fixture()
-def steward(landscape):
-    """``threadline --config <demo> ...`` as a steward named alice."""
-    def run(*args: str, env: dict | None = None):
-        return threadline("--config", landscape.config_path, *args, env={"THREADLINE_ACTOR": "alice", **(env or {})})
-    return run
-
-
-def run_pipeline(steward) -> dict:
-    done = steward("run", *LOCAL_SOURCES, "--json")
-    assert done.returncode == 0, done.stdout[-2000:] + done.stderr[-2000:]
-    return json.loads(done.stdout)
-
 
 def listed(steward, *filters: str) -> dict[str, dict]:
     done = steward("exceptions", "list", "--limit", "0", "--json", *filters)
@@ -52,10 +34,10 @@ def warehouse_of(landscape):
 
 
 def test_steward_decisions_survive_re_runs_and_runs_reopen_what_comes_back(landscape, steward):
-    run_pipeline(steward)
+    run_local_sources(steward)
     first = listed(steward)
     assert len(first) >= 4 and {e["status"] for e in first.values()} == {"open"}
-    second_run = run_pipeline(steward)
+    second_run = run_local_sources(steward)
     assert set(listed(steward)) == set(first)  # the same ids, not copies
     assert second_run["exceptions"]["new"] == 0
 
@@ -74,7 +56,7 @@ def test_steward_decisions_survive_re_runs_and_runs_reopen_what_comes_back(lands
     finally:
         warehouse.dispose()
 
-    run_pipeline(steward)
+    run_local_sources(steward)
     after = listed(steward)
     assert set(after) == set(first)
     assert after[resolved]["status"] == "open"  # the condition is still in the data
@@ -94,7 +76,7 @@ def test_steward_decisions_survive_re_runs_and_runs_reopen_what_comes_back(lands
 
 
 def test_actions_filters_refusals_and_history_through_the_cli(landscape, steward):
-    run_pipeline(steward)
+    run_local_sources(steward)
     ids = sorted(listed(steward))
     a, b, c = ids[:3]
 
