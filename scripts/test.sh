@@ -2,7 +2,8 @@
 # Sets up what the tests need on a Debian machine, then runs them.
 #   - Debian's unixODBC and ODBC drivers (PostgreSQL, MariaDB, SQLite) and the PostgreSQL and
 #     MariaDB server packages (the tests use the servers running on loopback, or start throwaway ones)
-#   - the virtual environment in .venv with threadline and its dev extras
+#   - the virtual environment in .venv with threadline, its dev extras and Airflow 3 (the airflow extra:
+#     tests/dags parse and run the DAGs with a real Airflow; it installs alongside the project's pins)
 # Extra arguments go to pytest, e.g. scripts/test.sh tests/unit -x
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -29,5 +30,5 @@ if [ ! -x .venv/bin/python ]; then
   python3 -m venv .venv
 fi
 .venv/bin/python -m pip install -q --upgrade pip
-.venv/bin/python -m pip install -q -e '.[dev]'
+.venv/bin/python -m pip install -q -e '.[dev,airflow]'
 exec .venv/bin/python -m pytest "$@"

@@ -86,6 +86,14 @@ class RulesConfig(_Strict):
             source_roles=source_roles or {})
 
 
+class AirflowConfig(_Strict):
+    """How the Airflow DAGs built from this file are scheduled (threadline.airflow)."""
+
+    reconcile_schedule: str = Field(
+        default="0 6 * * *", description="cron of the reconcile DAG's daily run when no source reported fresh data")
+    owner: str = Field(default="threadline", description="owner shown on every threadline DAG")
+
+
 #: the source system of threadline's own wo_po_link rows (reconciliation.suggest.SUGGESTER)
 RESERVED_SOURCE = "threadline"
 
@@ -99,7 +107,13 @@ class SourceConfig(_Strict):
         description="what the system is to the plant; rules comparing systems read it (TRC-003, TRC-004)")
     description: str | None = None
     enabled: bool = True
-    schedule: str | None = Field(default=None, description="cron or preset for the sync DAG")
+    schedule: str | None = Field(
+        default=None, description="cron expression or preset (@hourly, @daily) of the source's Airflow sync DAG; "
+                                  "empty = @hourly")
+    connection_id: str | None = Field(
+        default=None, description="Airflow Connection holding the source's credentials when it runs under Airflow: "
+                                  "its password fills the variable password_env (or token_env) names, its login "
+                                  "replaces username")
     connection: dict[str, Any] = Field(default_factory=dict)
     streams: list[dict[str, Any]] = Field(min_length=1)
     resume_attempts: int = Field(
@@ -109,6 +123,11 @@ class SourceConfig(_Strict):
     max_delete_fraction: float = Field(
         default=0.5, gt=0, le=1,
         description="a full refresh that would soft-delete more than this share of an entity's rows fails instead")
+
+    @property
+    def secret_env(self) -> str | None:
+        """The environment variable the connector reads the source's secret from (password or token), if any."""
+        return self.connection.get("password_env") or self.connection.get("token_env")
 
     @field_validator("name")
     @classmethod
@@ -131,6 +150,7 @@ class Config(_Strict):
     sites: list[SiteConfig] = Field(min_length=1)
     sources: list[SourceConfig] = Field(min_length=1)
     rules: RulesConfig = Field(default_factory=RulesConfig)
+    airflow: AirflowConfig = Field(default_factory=AirflowConfig)
 
     #: folder of the config file; relative paths in the file are relative to it
     base_dir: Path = Field(default=Path("."), exclude=True)
@@ -277,6 +297,9 @@ def load_config(path: str | os.PathLike | None = None, *, check_specs: bool = Tr
             cls.settings_model.model_validate(config.connection_settings(source))
         except ValidationError as exc:
             problems += [f"{where}.connection.{_loc(e['loc'])}: {e['msg']}" for e in exc.errors()]
+        if source.connection_id is not None and not source.secret_env:
+            problems.append(f"{where}.connection_id: the source names no secret to fill from the Airflow Connection; "
+                            f"add connection.password_env (or token_env) naming the variable the connector reads")
         site = source.connection.get("site")
         if site is not None and site not in site_ids:
             problems.append(f"{where}.connection.site: {site!r} is not a configured site ({sorted(site_ids)})")
@@ -306,5 +329,5 @@ def load_config(path: str | os.PathLike | None = None, *, check_specs: bool = Tr
     return config
 
 
-__all__ = ["Config", "SourceConfig", "RulesConfig", "ToleranceOverrideConfig", "SiteConfig", "WarehouseConfig", "load_config",
+__all__ = ["AirflowConfig", "Config", "SourceConfig", "RulesConfig", "ToleranceOverrideConfig", "SiteConfig", "WarehouseConfig", "load_config",
            "locate_config", "KINDS"]

@@ -164,3 +164,20 @@ def test_the_source_name_of_suggested_links_is_reserved(tmp_path):
     with pytest.raises(ConfigError) as info:
         load_config(write_config(tmp_path, VALID.replace("name: jde", "name: threadline")))
     assert "'threadline' is reserved" in "\n".join(info.value.problems)
+
+
+def test_a_source_names_its_airflow_connection_and_schedule(tmp_path):
+    body = VALID.replace("        role: erp\n", "        role: erp\n        schedule: '*/15 * * * *'\n"
+                                                "        connection_id: jde_readonly\n")
+    config = load_config(write_config(tmp_path, body + "    airflow: {reconcile_schedule: '30 5 * * *'}\n"))
+    source = config.sources[0]
+    assert (source.schedule, source.connection_id, source.secret_env) == ("*/15 * * * *", "jde_readonly", "JDE_PASSWORD")
+    assert config.airflow.reconcile_schedule == "30 5 * * *" and config.airflow.owner == "threadline"
+
+
+def test_a_connection_id_needs_a_variable_for_the_connector_to_read(tmp_path):
+    body = VALID.replace(", password_env: JDE_PASSWORD", "").replace(
+        "        role: erp\n", "        role: erp\n        connection_id: jde_readonly\n")
+    with pytest.raises(ConfigError) as caught:
+        load_config(write_config(tmp_path, body))
+    assert any(p.startswith("sources[0].connection_id:") and "password_env" in p for p in caught.value.problems)
