@@ -51,7 +51,7 @@ def test_every_dag_and_task_follows_the_policy(example_bag):
 
 def test_sync_dags_run_on_their_schedule_and_emit_their_source_asset(tmp_path, monkeypatch):
     config = yaml.safe_load(EXAMPLE_CONFIG.read_text())
-    config["sources"][0]["schedule"] = "*/20 * * * *"  # jde
+    config["sources"][0]["schedule"] = "*/20 * * * *"  # jde (the example says */30)
     config["airflow"] = {"reconcile_schedule": "15 4 * * *", "owner": "plant-it"}
     path = tmp_path / "threadline.yaml"
     path.write_text(yaml.safe_dump(config))
