@@ -262,18 +262,28 @@ def _work_orders(data: CanonicalFrames, erp_sources: Iterable[str] = ()) -> pd.D
         keep[twice] = False
         keep[first["_row"].to_numpy()] = True
         rows = rows[keep]
-    wos = all_wos.iloc[rows]
+    # only the columns the grains and the cost rules read: the work-order frame is wide
+    wos = all_wos[list(_ROLLUP_WO_COLUMNS)].iloc[rows]
     if len(twice) and not wos.index.is_monotonic_increasing:
         wos = wos.sort_index()
     wos = wos.reset_index(drop=True)
     return wos.assign(_wo=np.arange(len(wos)))
 
 
-def _of_work_orders(frame: pd.DataFrame, wo_keys: pd.DataFrame) -> pd.DataFrame:
-    """The rows of ``frame`` whose work order (``_k_wo``) is in the roll-up, with its number ``_wo``."""
+#: the work-order columns the roll-up and the cost rules read
+_ROLLUP_WO_COLUMNS = ("site", "wo_number", "kind", "status", "asset_id", "item_number", "cost_centre", "currency",
+                      "created_date", "closed_date", "estimate_labour", "estimate_material", "estimate_outside",
+                      "source_system", "source_key", "_k_wo")
+
+
+def _of_work_orders(frame: pd.DataFrame, wo_keys: pd.DataFrame, columns: Iterable[str]) -> pd.DataFrame:
+    """The ``columns`` of the rows of ``frame`` whose work order (``_k_wo``) is in the roll-up, with
+    the WO key, lineage and the work order's number ``_wo``."""
     at = pd.Index(wo_keys["_k_wo"]).get_indexer(frame["_k_wo"])
     mine = at >= 0
-    return frame[mine].assign(_wo=wo_keys["_wo"].to_numpy()[at[mine]]).reset_index(drop=True)
+    # only the columns a cost line reads are taken: labour and material frames are wide
+    read = list(dict.fromkeys(("site", "wo_number", "op_seq", "source_system", "source_key", *columns)))
+    return frame[read][mine].assign(_wo=wo_keys["_wo"].to_numpy()[at[mine]]).reset_index(drop=True)
 
 
 def _lines(frame: pd.DataFrame, cost_type: str, entity_name: str, *, line_date: pd.Series, amount_source: pd.Series,
@@ -304,7 +314,7 @@ def _lines(frame: pd.DataFrame, cost_type: str, entity_name: str, *, line_date: 
 
 
 def _labour(data: CanonicalFrames, wo_keys: pd.DataFrame, reporting_currency: str) -> pd.DataFrame:
-    entries = _of_work_orders(data["labour_entry"], wo_keys)
+    entries = _of_work_orders(data["labour_entry"], wo_keys, ("entry_date", "hours", "rate", "currency"))
     return _lines(entries, "labour", "labour_entry", line_date=entries["entry_date"],
                   amount_source=entries["hours"] * entries["rate"],
                   currency_source=entries["currency"].fillna(reporting_currency),
@@ -312,7 +322,8 @@ def _labour(data: CanonicalFrames, wo_keys: pd.DataFrame, reporting_currency: st
 
 
 def _material(data: CanonicalFrames, wo_keys: pd.DataFrame, reporting_currency: str) -> pd.DataFrame:
-    issues = _of_work_orders(data["material_issue"], wo_keys)
+    issues = _of_work_orders(data["material_issue"], wo_keys,
+                             ("issue_date", "qty", "unit_cost", "currency", "item_number"))
     unit_cost = issues["unit_cost"].copy()
     currency = issues["currency"].copy()
     needs_standard = unit_cost.isna()
@@ -642,6 +653,10 @@ def _counts(parts: list[np.ndarray | None], sizes: list[int]) -> np.ndarray | pd
     return pd.arrays.IntegerArray(values, missing)
 
 
+#: the largest (groups x work orders) bitmap ``_Rollups._distinct_wos`` builds, in bytes
+_BITMAP_LIMIT = 64_000_000
+
+
 class _Rollups:
     """Builds the roll-up rows of every grain and the drill-down pairs (roll-up row, cost line)."""
 
@@ -911,8 +926,15 @@ class _Rollups:
         self.add("month", keys, len(one), (groups, every), None)
 
     def _distinct_wos(self, groups: np.ndarray, lines: np.ndarray, n_groups: int) -> np.ndarray:
-        pairs = pd.unique(groups * (len(self.wos) + 1) + self.wo_of_line[lines])
-        return np.bincount(pairs // (len(self.wos) + 1), minlength=n_groups).astype(np.int64)
+        """How many distinct work orders the ``lines`` of each group belong to."""
+        n_wo = len(self.wos)
+        if n_groups * n_wo <= _BITMAP_LIMIT:
+            # few groups (months, sites): mark (group, work order) in a bitmap, far cheaper than hashing pairs
+            seen = np.zeros((n_groups, n_wo), dtype=bool)
+            seen[groups, self.wo_of_line[lines]] = True
+            return seen.sum(axis=1).astype(np.int64)
+        pairs = pd.unique(groups * (n_wo + 1) + self.wo_of_line[lines])
+        return np.bincount(pairs // (n_wo + 1), minlength=n_groups).astype(np.int64)
 
 
 def _describe_cycle(nodes: pd.DataFrame, parent: np.ndarray, start: int) -> str:

@@ -44,6 +44,8 @@ _LINEAGE_TYPES = {"source_system": "text", "source_key": "text", "run_id": "text
                   "extracted_at": "datetime", "record_hash": "text"}
 #: the lineage a rule needs to name its subject; the rest may be absent from a frame
 _REQUIRED_LINEAGE = ("source_system", "source_key")
+#: lineage that rules and the roll-up never read (a finding names its subject by system and key)
+_UNREAD_LINEAGE = ("run_id", "extracted_at", "record_hash")
 
 #: link statuses of wo_po_link rows that count as a link (suggested and rejected do not)
 ACTIVE_LINK_STATUSES = ("asserted", "confirmed")
@@ -341,12 +343,18 @@ class CanonicalFrames:
             if entity_name in KEY_CODES:
                 self._type_keyed_entities()
             else:
-                self._typed[entity_name] = canonical_frame(self._raw.get(entity_name), entity(entity_name).name)
+                self._typed[entity_name] = self._typed_frame(entity_name)
         return self._typed[entity_name]
+
+    def _typed_frame(self, entity_name: str) -> pd.DataFrame:
+        """The entity's canonical frame without the lineage no rule reads: every row filter and take
+        of a wide frame copies each of its columns, so columns nobody reads are not carried."""
+        frame = canonical_frame(self._raw.get(entity_name), entity(entity_name).name)
+        return frame.drop(columns=[c for c in _UNREAD_LINEAGE if c in frame.columns])
 
     def _type_keyed_entities(self) -> None:
         """Type every entity that carries key codes, then attach the codes (they share dictionaries)."""
-        typed = {name: canonical_frame(self._raw.get(name), entity(name).name) for name in KEY_CODES}
+        typed = {name: self._typed_frame(name) for name in KEY_CODES}
         for name, codes in _encode_keys(typed).items():
             frame = typed[name]
             for column, values in codes.items():
@@ -480,6 +488,11 @@ class CanonicalFrames:
         for column in ("_k_wo", "_k_op", "_k_po", "_k_line"):
             out[column] = out[column].astype(np.int64)
         return out
+
+    @cached_property
+    def wo_line_pairs(self) -> pd.DataFrame:
+        """Each (work order ``_k_wo``, PO line ``po_row``) pair linked from any side, once."""
+        return self.resolved_links[["_k_wo", "po_row"]].drop_duplicates().reset_index(drop=True)
 
     @cached_property
     def resolved_links(self) -> pd.DataFrame:

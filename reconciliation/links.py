@@ -177,6 +177,9 @@ _WORK_FIELDS = {"work_order": _WO_FIELDS, "wo_operation": _OP_FIELDS, "wo_po_lin
 _LINE_QTY_FIELDS = ("site", "po_number", "line_number", "status", "supplier_id", "qty_ordered", "qty_received",
                     "uom", "need_by_date", "wo_ref", "op_ref")
 _ENDED_WO_FIELDS = ("site", "wo_number", "kind", "status", "closed_date", "finish_date")
+#: the work-order columns LNK-004 and LNK-005 read: key, lineage and the evidence fields
+_ENDED_WO_COLUMNS = list(dict.fromkeys((*_ENDED_WO_FIELDS, "_k_wo", "source_system", "source_key")))
+_LINES_AT_COLUMNS = list(dict.fromkeys((*_LINE_QTY_FIELDS, "source_system", "source_key", "_k_line")))
 _OSP_OP_FIELDS = ("site", "wo_number", "op_seq", "process", "status", "expected_supplier", "qty", "po_ref", "po_line_ref")
 
 
@@ -314,7 +317,7 @@ def _lines_of_work(data: CanonicalFrames, wos: pd.DataFrame) -> pd.DataFrame:
     """(work order row, PO line) pairs for the given WO rows (with their ``_k_wo``) and every PO line
     linked to their WO from any side; columns are the WO row's own plus the PO line's position in
     ``data["po_line"]`` (``line_row``) and its line_system/line_key."""
-    links = data.resolved_links[["_k_wo", "po_row"]].drop_duplicates().rename(columns={"po_row": "line_row"})
+    links = data.wo_line_pairs.rename(columns={"po_row": "line_row"})
     pairs = wos[known(wos["_k_wo"])].merge(links, on="_k_wo")
     lines = data["po_line"]
     rows = pairs["line_row"].to_numpy()
@@ -328,7 +331,8 @@ def _lines_at(data: CanonicalFrames, rows: np.ndarray, mask: np.ndarray | None =
     rows = np.unique(rows)
     if mask is not None:
         rows = rows[mask[rows]]
-    return _line_ids(data["po_line"].take(rows)).assign(line_row=rows).reset_index(drop=True)
+    # only the columns LNK-004 and LNK-005 read: the PO line frame is wide
+    return _line_ids(data["po_line"][_LINES_AT_COLUMNS].take(rows)).assign(line_row=rows).reset_index(drop=True)
 
 
 def open_line_of_ended_wo(data: CanonicalFrames, settings: ReconcileSettings) -> pd.DataFrame:
@@ -342,9 +346,11 @@ def open_line_of_ended_wo(data: CanonicalFrames, settings: ReconcileSettings) ->
     grace_days = int(settings.tolerance("LNK-004", "grace_days"))
     as_of = pd.Timestamp(settings.as_of)
     wos = data["work_order"]
-    # an ERP's copy of a WO the MES or CMMS holds does not end it: the copy of the system running it does
-    wos = wos[~shadowed_erp_copies(wos, settings.sources_with_role("erp"))]
-    ended = wos[wos["status"].isin(WO_ENDED_STATUSES)]
+    # an ERP's copy of a WO the MES or CMMS holds does not end it: the copy of the system running it does;
+    # only the columns read here are filtered (the work-order frame is wide)
+    ended = wos[_ENDED_WO_COLUMNS][
+        ~shadowed_erp_copies(wos, settings.sources_with_role("erp"))
+        & wos["status"].isin(WO_ENDED_STATUSES).to_numpy(dtype=bool)]
     ended_on = ended["closed_date"].fillna(ended["finish_date"])
     ended = ended.assign(ended_on=ended_on.where(ended_on <= as_of))
     overdue = ended["ended_on"].isna() | (ended["ended_on"] + pd.Timedelta(days=grace_days) < as_of).fillna(False)
@@ -414,8 +420,8 @@ def closed_wo_with_unsettled_line(data: CanonicalFrames, settings: ReconcileSett
     tolerance = float(settings.tolerance("LNK-005", "qty_tolerance_pct"))
     wos = data["work_order"]
     # an ERP's copy of a WO the MES or CMMS holds is judged on that copy, once
-    wos = wos[~shadowed_erp_copies(wos, settings.sources_with_role("erp"))]
-    closed = wos[wos["status"] == "closed"]
+    closed = wos[_ENDED_WO_COLUMNS][~shadowed_erp_copies(wos, settings.sources_with_role("erp"))
+                                    & (wos["status"] == "closed").fillna(False).to_numpy(dtype=bool)]
     pairs = _lines_of_work(data, closed[[*WO_KEY, "_k_wo", "source_system", "source_key"]].rename(
         columns={"source_system": "wo_system", "source_key": "wo_key"}))
     lines = data["po_line"]

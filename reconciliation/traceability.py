@@ -28,7 +28,6 @@ from reconciliation.frames import (
     numeric_order,
     quantity_text,
     records,
-    rows_matching,
     shadowed_erp_copies,
     text,
     to_json,
@@ -58,15 +57,15 @@ def closed_without_sign_off(data: CanonicalFrames, settings: ReconcileSettings) 
     """
     wos = data["work_order"]
     # an ERP's copy of a WO the MES or CMMS holds is judged on that copy, once
-    wos = wos[~shadowed_erp_copies(wos, settings.sources_with_role("erp"))]
-    done = wos[wos["status"].isin(WO_DONE_STATUSES)].reset_index(drop=True)
+    done = wos[~shadowed_erp_copies(wos, settings.sources_with_role("erp"))
+               & wos["status"].isin(WO_DONE_STATUSES).to_numpy(dtype=bool)].reset_index(drop=True)
     ops = data["wo_operation"]
-    unsigned_ops = rows_matching(ops[_unsigned(ops)], done[WO_KEY].drop_duplicates(), WO_KEY)
-    unsigned_ops = unsigned_ops.sort_values("op_seq", key=numeric_order)
+    # one boolean pass over the operations on integer key codes, then one take of the few unsigned ones
+    of_done = _unsigned(ops).to_numpy(dtype=bool) & codes_in(ops["_k_wo"], done["_k_wo"])
+    unsigned_ops = ops[of_done].sort_values("op_seq", key=numeric_order)
     op_records = grouped_records(unsigned_ops, WO_KEY, "wo_operation", _OP_FIELDS, limit=50)
-    wo_unsigned = _unsigned(done).to_numpy()
-    keys = key_tuples(done, WO_KEY)
-    offending_mask = np.fromiter((own or key in op_records for own, key in zip(wo_unsigned, keys)), dtype=bool, count=len(keys))
+    wo_unsigned = _unsigned(done).to_numpy(dtype=bool)
+    offending_mask = wo_unsigned | codes_in(done["_k_wo"], unsigned_ops["_k_wo"])
     offending = done.loc[offending_mask].reset_index(drop=True)
     if offending.empty:
         return pd.DataFrame(columns=list(SUBJECT_COLUMNS))
