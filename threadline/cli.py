@@ -189,8 +189,31 @@ def demo(scale: int = typer.Option(1000, min=10, help="number of work orders in 
         raise typer.Exit(1)
 
 
+@app.command("demo-build")
+def demo_build(out: Path = typer.Option(Path("threadline-demo"), help="folder for the landscape"),
+               scale: int = typer.Option(1000, min=10, help="number of work orders in the demo plant"),
+               seed: int = typer.Option(7, help="random seed; the same seed builds the same plant"),
+               erp_host: Optional[str] = typer.Option(None, help="host the syncs reach the legacy ERP service at "
+                                                                 "(default 127.0.0.1)"),
+               erp_port: Optional[int] = typer.Option(None, help="port of the legacy ERP service (default: a free one)"),
+               warehouse_url_env: Optional[str] = typer.Option(
+                   None, help="environment variable holding the warehouse URL (default: SQLite in --out)"),
+               erp_connection_id: Optional[str] = typer.Option(
+                   None, help="Airflow Connection holding the legacy ERP's login and password")):
+    """Build the demo landscape and its threadline.yaml without running anything (for Airflow, docker compose)."""
+    from threadline.demo.landscape import build_landscape
+    from threadline.demo.stack import retarget_config
+
+    landscape = build_landscape(out.resolve(), scale=scale, seed=seed)
+    retarget_config(landscape.config_path, erp_host=erp_host, erp_port=erp_port,
+                    warehouse_url_env=warehouse_url_env, erp_connection_id=erp_connection_id)
+    console.print(f"demo landscape in {landscape.out_dir}: config {landscape.config_path}, "
+                  f"legacy ERP password in {landscape.out_dir / 'demo.env'}")
+
+
 @app.command("demo-erp")
-def demo_erp(out: Path = typer.Option(Path("threadline-demo"), help="folder `threadline demo` built")):
+def demo_erp(out: Path = typer.Option(Path("threadline-demo"), help="folder `threadline demo` built"),
+             host: str = typer.Option("127.0.0.1", help="address to listen on (0.0.0.0 in a container)")):
     """Serve the demo's legacy ERP web service in the foreground (for `threadline run` on the demo)."""
     import time
     from urllib.parse import urlparse
@@ -207,7 +230,7 @@ def demo_erp(out: Path = typer.Option(Path("threadline-demo"), help="folder `thr
         env_file = config.base_dir / "demo.env"
         raise typer.BadParameter(f"export the variables in {env_file} first: set -a; . {env_file}; set +a")
     with start_erp_service(config.base_dir / "legacy_erp", username=soap.connection["username"],
-                           password=password, port=port) as service:
+                           password=password, host=host, port=port) as service:
         console.print(f"legacy ERP service at {service.url} (Ctrl-C stops it)")
         try:
             while True:
