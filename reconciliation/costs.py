@@ -362,12 +362,10 @@ def _linked_po_lines(data: CanonicalFrames, wo_keys: pd.DataFrame) -> tuple[pd.D
     rows = np.unique(links["po_row"].to_numpy(dtype=np.int64))
     lines = data.po_lines[list(_PO_LINE_FIELDS)].iloc[rows].rename(columns={"source_system": "po_source_system", "source_key": "po_source_key"})
     lines = lines.assign(po_row=rows).reset_index(drop=True)
-    headers = data["purchase_order"]
-    headers = headers[known(headers["_k_po"])].drop_duplicates("_k_po")
-    at = pd.Index(headers["_k_po"]).get_indexer(lines["_k_po"])
-    header_supplier = pd.Series(pd.NA, index=lines.index, dtype=TEXT)
-    if (at >= 0).any():
-        header_supplier[at >= 0] = headers["supplier_id"].to_numpy()[at[at >= 0]]
+    # the header's supplier, found by position (-1: no header reads as missing)
+    header_row = data.at_first_row("purchase_order", "_k_po", lines["_k_po"])
+    header_supplier = pd.Series(data["purchase_order"]["supplier_id"].array.take(header_row, allow_fill=True),
+                                index=lines.index)
     lines["supplier_id"] = lines["supplier_id"].fillna(header_supplier)
     return links, lines
 

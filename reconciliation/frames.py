@@ -574,28 +574,34 @@ class CanonicalFrames:
         links = links[codes_in(links["_k_op"], self.osp_codes)]
         return links.assign(op_row=self.at_first_row("wo_operation", "_k_op", links["_k_op"])).reset_index(drop=True)
 
-    def first_rows(self, entity_name: str, code: str) -> pd.Series:
-        """Position of the first row of each known key code of an entity, indexed by the code.
+    def first_rows(self, entity_name: str, code: str) -> tuple[np.ndarray, np.ndarray]:
+        """The known key codes of an entity, sorted and each once, and the position of the first row
+        holding each.
 
         A key held by several sources (the same PO line in two ERPs) is read from its first row, as
         ``line_totals`` does. Computed once per entity and code column; look codes up with
-        ``at_first_row``.
+        ``at_first_row``. Two sorted arrays rather than a hashed index: a million-key hash table costs
+        several times the memory, and it would be kept for the whole run.
         """
         cache = self.__dict__.setdefault("_first_rows", {})
         if (entity_name, code) not in cache:
-            codes = self[entity_name][code]
-            first = (~codes.duplicated()).to_numpy() & known(codes)
-            cache[(entity_name, code)] = pd.Series(np.flatnonzero(first), index=codes.to_numpy()[first])
+            codes = self[entity_name][code].to_numpy(dtype=np.int64)
+            order = np.argsort(codes, kind="stable")  # stable: each key's run starts at its first row
+            ordered = codes[order]
+            starts = np.ones(len(ordered), dtype=bool)
+            starts[1:] = ordered[1:] != ordered[:-1]
+            starts &= ordered != NO_KEY
+            cache[(entity_name, code)] = (ordered[starts], order[starts])
         return cache[(entity_name, code)]
 
     def at_first_row(self, entity_name: str, code: str, codes: pd.Series | np.ndarray) -> np.ndarray:
         """Position of the first row of ``entity_name`` with each of ``codes`` (-1 where none)."""
-        rows = self.first_rows(entity_name, code)
+        keys, rows = self.first_rows(entity_name, code)
         codes = np.asarray(codes, dtype=np.int64)
-        if rows.empty:
+        if not len(keys):
             return np.full(len(codes), -1, dtype=np.int64)
-        at = rows.index.get_indexer(codes)
-        return np.where(at >= 0, rows.to_numpy()[np.maximum(at, 0)], -1)
+        at = np.minimum(np.searchsorted(keys, codes), len(keys) - 1)
+        return np.where(keys[at] == codes, rows[at], -1).astype(np.int64, copy=False)
 
 
 def rows_matching(frame: pd.DataFrame, wanted: pd.DataFrame, on: list[str]) -> pd.DataFrame:
