@@ -348,7 +348,9 @@ def _encode_keys(typed: Mapping[str, pd.DataFrame]) -> dict[str, dict[str, np.nd
             missing = np.zeros(rows, dtype=bool)
             for column in columns:
                 part = parts[(name, column)]
-                code = code * max(sizes[_KEY_DOMAIN[column]], 1) + part
+                # in place: at millions of rows every temporary array costs more than the arithmetic
+                np.multiply(code, max(sizes[_KEY_DOMAIN[column]], 1), out=code)
+                np.add(code, part, out=code)
                 missing |= part == NO_KEY
             code[missing] = NO_KEY
             out[name][code_column] = code
