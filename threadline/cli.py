@@ -36,8 +36,10 @@ mappings_app = typer.Typer(help="Mapping specs.", no_args_is_help=True)
 files_app = typer.Typer(help="The ledger of inbox sources (CSV/XLSX drops, B2MML).", no_args_is_help=True)
 links_app = typer.Typer(help="Suggested WO-PO links (LNK-006) and the stewards' decisions on them.",
                         no_args_is_help=True)
+report_app = typer.Typer(help="Reports for auditors and accountants: gaps, a work order's evidence, costs.",
+                         no_args_is_help=True)
 for sub, name in ((db_app, "db"), (runs_app, "runs"), (rules_app, "rules"), (exceptions_app, "exceptions"),
-                  (links_app, "links"),
+                  (links_app, "links"), (report_app, "report"),
                   (quarantine_app, "quarantine"), (mappings_app, "mappings"), (files_app, "files")):
     app.add_typer(sub, name=name)
 
@@ -719,6 +721,37 @@ def mappings_check(files: Optional[list[Path]] = typer.Argument(
                 console.print(f"  - {p}")
     if any(r["problems"] for r in results):
         raise typer.Exit(1)
+
+
+# ------------------------------------------------------------------ reports
+
+@report_app.command("costs")
+def report_costs(fmt: str = typer.Option("xlsx", "--format", help="xlsx (a sheet per grain), csv (a folder of "
+                                                                  "files, one per grain) or zip (the CSV files zipped)"),
+                 out: Optional[Path] = typer.Option(None, "--out", help="file (xlsx, zip) or folder (csv) to write; "
+                                                                       "default: the reports folder"),
+                 run_id: Optional[str] = typer.Option(None, "--run", help="the roll-up of this run (default: "
+                                                                          "the current one)"),
+                 drilldown: bool = typer.Option(True, "--drilldown/--no-drilldown",
+                                                help="add the cost lines behind every roll-up row")):
+    """Export the cost roll-up for accountants: every grain, and the drill-down to the cost lines."""
+    from threadline.reports.costs import (
+        export_name, read_cost_export, write_costs_csv, write_costs_xlsx, write_costs_zip,
+    )
+
+    if fmt not in ("xlsx", "csv", "zip"):
+        raise typer.BadParameter(f"unknown format {fmt!r}; use xlsx, csv or zip", param_hint="--format")
+    config, warehouse = _warehouse()
+    export = read_cost_export(warehouse, run_id=run_id, drilldown=drilldown)
+    target = out or config.reports_dir / (export_name(export) + ("" if fmt == "csv" else f".{fmt}"))
+    if fmt == "csv":
+        written = write_costs_csv(export, target)
+        console.print(f"cost export (csv, {len(written)} files): {target}", highlight=False)
+    else:
+        target.parent.mkdir(parents=True, exist_ok=True)
+        (write_costs_xlsx if fmt == "xlsx" else write_costs_zip)(export, target)
+        console.print(f"cost export ({fmt}): {target}", highlight=False)
+    console.print(", ".join(f"{name} {len(frame):,}" for name, frame in export.sheets()) + " rows", highlight=False)
 
 
 def main() -> None:

@@ -135,7 +135,7 @@ def _top_work_orders(rollup: pd.DataFrame) -> list[dict[str, Any]]:
     return out
 
 
-def _csv_safe(frame: pd.DataFrame) -> pd.DataFrame:
+def csv_safe(frame: pd.DataFrame) -> pd.DataFrame:
     """Quote text a spreadsheet would run as a formula (CSV injection); numbers stay as they are."""
     safe = frame.copy()
     for column in safe.columns:
@@ -169,7 +169,7 @@ def write_gap_report(
         na_position="last", kind="stable").drop(columns="_rank")
     extra = [c for c in ordered.columns if c not in EXCEPTION_COLUMNS]
     csv_path = out_dir / CSV_NAME
-    _csv_safe(ordered[[*EXCEPTION_COLUMNS, *extra]]).to_csv(csv_path, index=False, encoding="utf-8")
+    csv_safe(ordered[[*EXCEPTION_COLUMNS, *extra]]).to_csv(csv_path, index=False, encoding="utf-8")
 
     sites, site_rows = _counts_by_site(exceptions) if len(exceptions) else ([], [])
     severity_counts = {s: int((exceptions["severity"] == s).sum()) for s in SEVERITIES}
