@@ -38,8 +38,9 @@ links_app = typer.Typer(help="Suggested WO-PO links (LNK-006) and the stewards' 
                         no_args_is_help=True)
 report_app = typer.Typer(help="Reports for auditors and accountants: gaps, a work order's evidence, costs.",
                          no_args_is_help=True)
+users_app = typer.Typer(help="Users of the steward web app (`threadline serve`).", no_args_is_help=True)
 for sub, name in ((db_app, "db"), (runs_app, "runs"), (rules_app, "rules"), (exceptions_app, "exceptions"),
-                  (links_app, "links"), (report_app, "report"),
+                  (links_app, "links"), (report_app, "report"), (users_app, "users"),
                   (quarantine_app, "quarantine"), (mappings_app, "mappings"), (files_app, "files")):
     app.add_typer(sub, name=name)
 
@@ -752,6 +753,80 @@ def report_costs(fmt: str = typer.Option("xlsx", "--format", help="xlsx (a sheet
         (write_costs_xlsx if fmt == "xlsx" else write_costs_zip)(export, target)
         console.print(f"cost export ({fmt}): {target}", highlight=False)
     console.print(", ".join(f"{name} {len(frame):,}" for name, frame in export.sheets()) + " rows", highlight=False)
+
+
+# ------------------------------------------------------------------ web app
+
+PASSWORD_ENV = "THREADLINE_USER_PASSWORD"
+
+
+def _new_password(name: str) -> str:
+    """The password from $THREADLINE_USER_PASSWORD, else asked for twice without echo."""
+    password = os.environ.get(PASSWORD_ENV)
+    if password is None:
+        password = typer.prompt(f"password for {name}", hide_input=True, confirmation_prompt=True)
+    return password
+
+
+@users_app.command("add")
+def users_add(name: str = typer.Argument(..., help="the user name to sign in with"),
+              role: str = typer.Option(..., "--role", help="viewer, steward, auditor or admin")):
+    """Add a user of the web app; the password is asked for (or read from $THREADLINE_USER_PASSWORD)."""
+    from threadline.web.users import add_user
+
+    user = add_user(_steward_warehouse(), name, role, _new_password(name))
+    console.print(f"user {user.name} added with role {user.role}", highlight=False)
+
+
+@users_app.command("set")
+def users_set(name: str = typer.Argument(..., help="the user name"),
+              role: Optional[str] = typer.Option(None, "--role", help="a new role"),
+              password: bool = typer.Option(False, "--password", help="set a new password (asked for, or "
+                                                                      "$THREADLINE_USER_PASSWORD)"),
+              disable: Optional[bool] = typer.Option(None, "--disable/--enable", help="stop or allow signing in")):
+    """Change a user's role or password, or disable the user."""
+    from threadline.web.users import set_user
+
+    user = set_user(_steward_warehouse(), name, role=role, password=_new_password(name) if password else None,
+                    disabled=disable)
+    console.print(f"user {user.name}: role {user.role}" + ("" if disable is None else
+                                                           f", {'disabled' if disable else 'enabled'}"), highlight=False)
+
+
+@users_app.command("list")
+def users_list(as_json: bool = JsonOption):
+    """Users of the web app with their roles (never their password hashes)."""
+    from threadline.web.users import list_users
+
+    users = list_users(_steward_warehouse())
+    if as_json:
+        _print_json(users)
+        return
+    console.print(_table(f"Users ({len(users)})", ["user", "role", "disabled", "created", "last sign-in"],
+                         [[u["user_name"], u["role"], u["disabled"], u["created_at"], u["last_login_at"]]
+                          for u in users]))
+
+
+@app.command()
+def serve(host: str = typer.Option("127.0.0.1", help="address to listen on (0.0.0.0 in a container)"),
+          port: int = typer.Option(8000, help="port to listen on"),
+          demo_mode: bool = typer.Option(False, "--demo", help="without $THREADLINE_WEB_SECRET, make a secret for "
+                                                               "this process only (demo and development)"),
+          https_only: bool = typer.Option(False, "--https-only", help="send the session cookie over HTTPS only "
+                                                                      "(behind a TLS proxy)")):
+    """Start the steward web app on the config's warehouse (set $THREADLINE_WEB_SECRET first)."""
+    import uvicorn
+
+    from threadline.web.app import create_app, settings_from_env
+
+    config = _config(check_specs=False)
+    settings = settings_from_env(config.warehouse.resolved_url(), demo=demo_mode, reports_dir=config.reports_dir,
+                                 https_only=https_only)
+    web = create_app(settings)
+    if demo_mode and not os.environ.get("THREADLINE_WEB_SECRET"):
+        err_console.print("demo mode: the session secret lives only as long as this process", style="yellow")
+    err_console.print(f"threadline web app on http://{host}:{port}/ (Ctrl-C stops it)")
+    uvicorn.run(web, host=host, port=port, log_level="info", proxy_headers=True, server_header=False)
 
 
 def main() -> None:

@@ -8,7 +8,7 @@ produce exactly this metadata, so a field added to the model needs a migration.
 from __future__ import annotations
 
 from sqlalchemy import (
-    BigInteger, Boolean, Column, Date, DateTime, Float, Index, Integer, MetaData, Numeric, String, Table, Text,
+    BigInteger, Boolean, Column, Date, DateTime, Float, Index, Integer, MetaData, Numeric, String, Table, Text, false,
 )
 
 from mappings.canonical import ENTITIES, Entity
@@ -194,6 +194,9 @@ exception = Table(
     Index("ix_tl_exception_rule_status", "rule_id", "status"),
     Index("ix_tl_exception_site_status", "site", "status"),
     Index("ix_tl_exception_assignee_status", "assignee", "status"),
+    # the steward queue's default order (oldest first) and its status filter, without a sort of every row
+    Index("ix_tl_exception_status_first_seen_at", "status", "first_seen_at"),
+    Index("ix_tl_exception_first_seen_at", "first_seen_at"),
     comment="Reconciliation exceptions; the id is a hash of rule and subject, stable across runs.",
 )
 
@@ -317,4 +320,16 @@ inbox_file = Table(
     Column("recorded_at", DateTime, nullable=False),
     Index("ix_tl_inbox_file_source_sha256", "source", "sha256"),
     comment="Files of inbox sources (CSV/XLSX drops, B2MML): loaded once by content hash, or rejected.",
+)
+
+user = Table(
+    "tl_user", metadata,
+    Column("user_name", String(128), primary_key=True),
+    Column("role", String(16), nullable=False),  # viewer, steward, auditor, admin (threadline.web.users)
+    Column("password_hash", Text, nullable=False),  # argon2id, salted; never the password
+    Column("created_at", DateTime, nullable=False),
+    Column("updated_at", DateTime, nullable=False),
+    Column("last_login_at", DateTime),
+    Column("disabled", Boolean, nullable=False, default=False, server_default=false()),
+    comment="Users of the steward web app with their role and password hash.",
 )

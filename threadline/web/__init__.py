@@ -1,0 +1,1 @@
+"""The steward web app (``threadline serve``)."""
