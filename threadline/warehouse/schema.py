@@ -194,9 +194,9 @@ exception = Table(
     Index("ix_tl_exception_rule_status", "rule_id", "status"),
     Index("ix_tl_exception_site_status", "site", "status"),
     Index("ix_tl_exception_assignee_status", "assignee", "status"),
-    # the steward queue's default order (oldest first) and its status filter, without a sort of every row
-    Index("ix_tl_exception_status_first_seen_at", "status", "first_seen_at"),
-    Index("ix_tl_exception_first_seen_at", "first_seen_at"),
+    # the steward queue's default order (oldest first, the id breaking ties) read from the index alone,
+    # the status filtered on the way: a deep page skips index entries, not rows
+    Index("ix_tl_exception_first_seen_at_exception_id_status", "first_seen_at", "exception_id", "status"),
     comment="Reconciliation exceptions; the id is a hash of rule and subject, stable across runs.",
 )
 

@@ -41,6 +41,7 @@ HERE = Path(__file__).resolve().parent
 SECRET_ENV = "THREADLINE_WEB_SECRET"
 IDLE_MINUTES_ENV = "THREADLINE_WEB_IDLE_MINUTES"
 MIN_SECRET_LENGTH = 32
+CHOICES_SECONDS = 60.0
 
 
 class WebConfigError(FatalError):
@@ -198,6 +199,15 @@ def create_app(settings: WebSettings, *, warehouse: Warehouse | None = None) -> 
         return render(request, "error.html", exc.user, status_code=403, title="Not allowed",
                       message=f"Your role ({exc.user.role}) may not {exc.what}. Ask an admin for a role that may.")
 
+    choices: dict[str, Any] = {"at": float("-inf"), "value": None}
+
+    def queue_choices() -> dict[str, list[str]]:
+        # a pass over four indexes per page is too much at 100,000 exceptions: kept for a minute, so a
+        # rule or assignee that has just appeared shows in the filters a minute later (the URL takes it at once)
+        if time.monotonic() - choices["at"] > CHOICES_SECONDS:
+            choices.update(at=time.monotonic(), value=queries.queue_choices(warehouse))
+        return choices["value"]
+
     def csrf_token(request: Request) -> str:
         token = request.session.get("csrf")
         if not token:
@@ -298,9 +308,9 @@ def create_app(settings: WebSettings, *, warehouse: Warehouse | None = None) -> 
             return _xlsx_response(list(queries.queue_rows(warehouse, query)), columns, "exceptions", "exceptions")
         started = time.perf_counter()
         page = queries.queue_page(warehouse, query)
-        choices = queries.queue_choices(warehouse)
+        filter_choices = queue_choices()
         elapsed_ms = (time.perf_counter() - started) * 1000
-        response = render(request, "queue.html", user, q=query, page=page, choices=choices,
+        response = render(request, "queue.html", user, q=query, page=page, choices=filter_choices,
                           statuses=queries.STATUS_CHOICES, sorts=list(queries.SORTS), page_sizes=queries.PAGE_SIZES,
                           urlencode=urlencode, elapsed_ms=elapsed_ms)
         response.headers["Server-Timing"] = f"db;dur={elapsed_ms:.1f}"
