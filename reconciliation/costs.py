@@ -351,7 +351,9 @@ def _linked_po_lines(data: CanonicalFrames, wo_keys: pd.DataFrame) -> tuple[pd.D
     and the linked PO lines with their fields, the supplier (the line's, else its header's) and ``po_row``."""
     resolved = data.resolved_links
     at = pd.Index(wo_keys["_k_wo"]).get_indexer(resolved["_k_wo"])
-    links = resolved[at >= 0].assign(_wo=wo_keys["_wo"].to_numpy()[at[at >= 0]])
+    # only the columns a cost line carries are filtered
+    links = resolved[[*WO_KEY, "op_seq", "po_row", "po_source_system", "po_source_key"]][at >= 0].assign(
+        _wo=wo_keys["_wo"].to_numpy()[at[at >= 0]])
     # the same PO line linked to a WO several ways is counted once, under the operation a link names
     pair = links["_wo"].to_numpy(dtype=np.int64) * (len(data["po_line"]) + 1) + links["po_row"].to_numpy(dtype=np.int64)
     twice = pd.Series(pair).duplicated(keep=False).to_numpy()
