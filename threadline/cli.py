@@ -755,6 +755,60 @@ def report_costs(fmt: str = typer.Option("xlsx", "--format", help="xlsx (a sheet
     console.print(", ".join(f"{name} {len(frame):,}" for name, frame in export.sheets()) + " rows", highlight=False)
 
 
+@report_app.command("gap")
+def report_gap(period: Optional[str] = typer.Option(None, "--period", help="a month (YYYY-MM) or a year (YYYY)"),
+               start: Optional[datetime] = typer.Option(None, "--from", formats=["%Y-%m-%d"],
+                                                        help="first day (YYYY-MM-DD); default the first of --to's month"),
+               end: Optional[datetime] = typer.Option(None, "--to", formats=["%Y-%m-%d"],
+                                                      help="last day (YYYY-MM-DD); default today"),
+               site: Optional[str] = typer.Option(None, "--site", help="only this site's gaps"),
+               trend: int = typer.Option(6, "--trend", min=1, max=36, help="months in the trend, ending with the "
+                                                                          "period's last month"),
+               fmt: str = typer.Option("both", "--format", help="html, csv or both"),
+               out: Optional[Path] = typer.Option(None, "--out", help="folder to write into; default: the reports "
+                                                                     "folder")):
+    """Gap report for auditors: the gaps standing at the period's end with evidence and history, counts and trend."""
+    from threadline.reports.gap import gap_file_stem, gap_report_csv, gap_report_html, parse_period
+
+    if fmt not in ("html", "csv", "both"):
+        raise typer.BadParameter(f"unknown format {fmt!r}; use html, csv or both", param_hint="--format")
+    chosen = parse_period(period, start.date() if start else None, end.date() if end else None)
+    config, warehouse = _warehouse()
+    folder = out or config.reports_dir
+    folder.mkdir(parents=True, exist_ok=True)
+    stem = gap_file_stem(chosen, site)
+    if fmt in ("html", "both"):
+        path = folder / f"{stem}.html"
+        path.write_text(gap_report_html(warehouse, chosen, site=site, trend_periods=trend), encoding="utf-8")
+        console.print(f"gap report (html): {path}", highlight=False)
+    if fmt in ("csv", "both"):
+        path = folder / f"{stem}.csv"
+        path.write_text(gap_report_csv(warehouse, chosen, site=site), encoding="utf-8")
+        console.print(f"gap report (csv): {path}", highlight=False)
+
+
+def _rules_run(config) -> list[str]:
+    """The rules a run of this config applies: the implemented ones it does not disable."""
+    from reconciliation.catalogue import CATALOGUE
+
+    return [r.id for r in CATALOGUE.values() if r.implemented and r.id not in config.rules.disabled]
+
+
+@report_app.command("evidence")
+def report_evidence(wo_number: str = typer.Argument(..., help="the work order number"),
+                    site: Optional[str] = typer.Option(None, "--site", help="the site (needed when two sites use "
+                                                                            "the number)"),
+                    out: Optional[Path] = typer.Option(None, "--out", help="HTML file or folder to write; default: "
+                                                                           "the reports folder")):
+    """Evidence pack of one work order: its records from every source, costs and checks, as one HTML page."""
+    from threadline.reports.evidence import write_evidence_pack
+
+    config, warehouse = _warehouse()
+    path = write_evidence_pack(warehouse, wo_number, site=site, out=out or config.reports_dir,
+                               rules_run=_rules_run(config))
+    console.print(f"evidence pack: {path}", highlight=False)
+
+
 # ------------------------------------------------------------------ web app
 
 PASSWORD_ENV = "THREADLINE_USER_PASSWORD"

@@ -72,3 +72,59 @@ def test_cost_export_csv_folder_and_zip(demo, tmp_path):
         assert archive.namelist() == [f"costs_{g}.csv" for g in GRAINS]
     done = cli("report", "costs", "--run", "R-none")
     assert done.returncode == 2 and "no cost roll-up of run R-none" in done.stderr
+
+
+def _no_external_references(doc) -> None:
+    import re
+
+    assert not doc.xpath("//script | //link | //img | //iframe")
+    for element in doc.iter():
+        for attribute in ("src", "href"):
+            assert not re.match(r"\s*(https?:)?//", element.get(attribute) or ""), element.get(attribute)
+
+
+def test_gap_report_of_this_month_lists_every_standing_gap(demo, tmp_path):
+    import csv
+
+    import lxml.html
+
+    _, cli, warehouse = demo
+    done = cli("report", "gap", "--out", str(tmp_path))
+    assert done.returncode == 0, done.stdout + done.stderr
+    html_path, csv_path = sorted(tmp_path.glob("gap_report_*.html")), sorted(tmp_path.glob("gap_report_*.csv"))
+    assert len(html_path) == len(csv_path) == 1
+    exceptions = warehouse.read_table(schema.exception)
+    standing = exceptions[exceptions["status"].isin(["open", "acknowledged", "waived"])]
+    assert len(standing) > 0
+    with csv_path[0].open(encoding="utf-8", newline="") as handle:
+        rows = list(csv.DictReader(handle))
+    assert {r["exception_id"] for r in rows} == set(standing["exception_id"])
+    doc = lxml.html.fromstring(html_path[0].read_text(encoding="utf-8"))
+    _no_external_references(doc)
+    assert {d.get("id") for d in doc.xpath("//div[contains(@class, 'rule-page')]")} == set(standing["rule_id"])
+
+    done = cli("report", "gap", "--period", "2020-01", "--site", "NORTH", "--format", "csv", "--out", str(tmp_path))
+    assert done.returncode == 0, done.stdout + done.stderr
+    assert (tmp_path / "gap_report_2020-01_NORTH.csv").read_text(encoding="utf-8").count("\n") == 1  # header only
+
+
+def test_evidence_pack_of_a_work_order_with_a_gap(demo, tmp_path):
+    import lxml.html
+
+    _, cli, warehouse = demo
+    exceptions = warehouse.read_table(schema.exception)
+    about_wo = exceptions.dropna(subset=["wo_number"]).sort_values("exception_id").iloc[0]
+    done = cli("report", "evidence", about_wo["wo_number"], "--site", about_wo["site"], "--out", str(tmp_path))
+    assert done.returncode == 0, done.stdout + done.stderr
+    path = next(tmp_path.glob("evidence_*.html"))
+    doc = lxml.html.fromstring(path.read_text(encoding="utf-8"))
+    _no_external_references(doc)
+    assert about_wo["wo_number"] in doc.findtext(".//h1")
+    assert about_wo["exception_id"] in doc.text_content()
+    verdicts = {tr.findall("td")[0].text_content(): tr.findall("td")[3].text_content()
+                for tr in doc.get_element_by_id("checks").iter("tr") if len(tr.findall("td")) == 5}
+    if about_wo["status"] in ("open", "acknowledged"):
+        assert verdicts[about_wo["rule_id"]] == "failed"
+
+    done = cli("report", "evidence", "NO-SUCH-WO")
+    assert done.returncode == 2 and "no work order 'NO-SUCH-WO'" in done.stderr

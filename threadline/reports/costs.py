@@ -87,37 +87,55 @@ class CostExport:
             yield DRILLDOWN_SHEET, self.drilldown
 
 
+def _raw_frame(conn, query) -> pd.DataFrame:
+    """Run a select as plain SQL: values come as the driver gives them, without SQLAlchemy's per-value
+    result processing (dates stay ISO text on SQLite and are converted column-wise afterwards)."""
+    compiled = query.compile(dialect=conn.dialect)
+    params = compiled.params
+    args = tuple(params[name] for name in compiled.positiontup) if compiled.positional else params
+    result = conn.exec_driver_sql(str(compiled), args)
+    return pd.DataFrame.from_records(result.fetchall(), columns=list(result.keys()))
+
+
+def _typed(frame: pd.DataFrame) -> pd.DataFrame:
+    for column in ("as_of", "closed_date", "line_date"):
+        if column in frame:
+            frame[column] = pd.to_datetime(frame[column], errors="coerce")
+    for column in ("incomplete", "restated", "converted"):
+        if column in frame and frame[column].notna().all():
+            frame[column] = frame[column].astype(bool)
+    return frame
+
+
 def read_cost_export(warehouse: Warehouse, *, run_id: str | None = None, drilldown: bool = True) -> CostExport:
     """Read one run's roll-up (the current one by default) and, unless told not to, its drill-down lines.
 
+    Each grain is read on its own with only its columns, so a million rows stay a few hundred MB.
     Raises :class:`NoRollupError` naming the run when there is nothing to export.
     """
     table = schema.cost_rollup
-    where = table.c.run_id == run_id if run_id else table.c.is_current.is_(True)
-    columns = ["grain", "rollup_key", *{c for keys in GRAIN_KEYS.values() for c in keys}, *FIGURE_COLUMNS,
-               *TRAILING_COLUMNS]
+    which = table.c.run_id == run_id if run_id else table.c.is_current.is_(True)
+    grains = {}
     with warehouse.engine.connect() as conn:
-        rollup = pd.read_sql(select(*(table.c[c] for c in dict.fromkeys(columns))).where(where), conn)
-    if rollup.empty:
+        for grain in GRAINS:
+            columns = [*GRAIN_KEYS[grain], *FIGURE_COLUMNS, *TRAILING_COLUMNS]
+            query = select(*(table.c[c] for c in columns)).where(table.c.grain == grain, which).order_by(
+                *(table.c[c] for c in GRAIN_KEYS[grain][:3]))
+            grains[grain] = _typed(_raw_frame(conn, query))
+    if not any(len(frame) for frame in grains.values()):
         raise NoRollupError(f"the warehouse holds no cost roll-up of run {run_id}: pick a run that reconciled "
                             f"from `threadline runs list`" if run_id else
                             "the warehouse holds no cost roll-up yet: run `threadline run` first")
-    for column in ("as_of", "closed_date"):
-        rollup[column] = pd.to_datetime(rollup[column], errors="coerce")
-    grains = {}
-    for grain in GRAINS:
-        rows = rollup.loc[rollup["grain"] == grain]
-        grains[grain] = rows[[*GRAIN_KEYS[grain], *FIGURE_COLUMNS, *TRAILING_COLUMNS]].sort_values(
-            list(GRAIN_KEYS[grain][:3]), kind="stable", na_position="last").reset_index(drop=True)
-    as_of = rollup["as_of"].dropna()
-    return CostExport(run_id=str(rollup["run_id"].iloc[0]), as_of=as_of.iloc[0].date() if len(as_of) else None,
-                      grains=grains, drilldown=_read_drilldown(warehouse, rollup) if drilldown else None)
+    first = next(frame for frame in grains.values() if len(frame))
+    as_of = first["as_of"].dropna()
+    export_run = str(first["run_id"].iloc[0])
+    return CostExport(run_id=export_run, as_of=as_of.iloc[0].date() if len(as_of) else None, grains=grains,
+                      drilldown=_read_drilldown(warehouse, export_run) if drilldown else None)
 
 
-def _read_drilldown(warehouse: Warehouse, rollup: pd.DataFrame) -> pd.DataFrame:
+def _read_drilldown(warehouse: Warehouse, run_id: str) -> pd.DataFrame:
     """The cost lines behind every roll-up row of the run, with the row's grain and key beside them."""
-    pairs, line = schema.cost_drilldown, schema.cost_line
-    run_id = str(rollup["run_id"].iloc[0])
+    pairs, line, table = schema.cost_drilldown, schema.cost_line, schema.cost_rollup
     # row and line ids start with the run id and a dot, so a prefix range picks one run's pairs on the index
     query = (select(pairs.c.rollup_row_id, line.c.cost_type, line.c.site.label("line_site"),
                     line.c.wo_number.label("line_wo_number"), line.c.op_seq.label("line_op_seq"), line.c.entity,
@@ -127,9 +145,9 @@ def _read_drilldown(warehouse: Warehouse, rollup: pd.DataFrame) -> pd.DataFrame:
              .join(line, line.c.line_id == pairs.c.line_id)
              .where(pairs.c.rollup_row_id >= run_id + ".", pairs.c.rollup_row_id < run_id + "/"))
     with warehouse.engine.connect() as conn:
-        frame = pd.read_sql(query, conn)
-    frame["line_date"] = pd.to_datetime(frame["line_date"], errors="coerce")
-    keys = rollup[["rollup_row_id", "grain", "rollup_key"]]
+        frame = _typed(_raw_frame(conn, query))
+        keys = _raw_frame(conn, select(table.c.rollup_row_id, table.c.grain, table.c.rollup_key)
+                          .where(table.c.run_id == run_id))
     frame = frame.merge(keys, on="rollup_row_id", how="left", validate="many_to_one")
     order = pd.Categorical(frame["grain"], categories=GRAINS, ordered=True)
     frame = frame.assign(_grain=order).sort_values(["_grain", "rollup_key", "line_id"], kind="stable")

@@ -10,7 +10,8 @@ from __future__ import annotations
 
 import json
 from collections.abc import Mapping
-from datetime import datetime, timezone
+from dataclasses import dataclass
+from datetime import date, datetime, timedelta, timezone
 from pathlib import Path
 from typing import Any
 
@@ -19,6 +20,7 @@ from jinja2 import Environment, FileSystemLoader, StrictUndefined
 
 from reconciliation.catalogue import CATALOGUE, SEVERITIES
 from reconciliation.exceptions import FINDING_COLUMNS
+from threadline.errors import FatalError
 
 TEMPLATES = Path(__file__).resolve().parent / "templates"
 HTML_NAME = "gap_report.html"
@@ -77,7 +79,25 @@ def _severity_rank(severity: str) -> int:
     return SEVERITIES.index(severity) if severity in SEVERITIES else len(SEVERITIES)
 
 
-def _rule_groups(exceptions: pd.DataFrame) -> list[dict[str, Any]]:
+def _event_rows(events: pd.DataFrame | None) -> dict[str, list[dict[str, str]]]:
+    """Each exception's events, oldest first, as report text."""
+    if events is None or events.empty:
+        return {}
+    ordered = events.sort_values(["exception_id", "at", "event_id"] if "event_id" in events else ["exception_id", "at"],
+                                 kind="stable")
+    out: dict[str, list[dict[str, str]]] = {}
+    for e in ordered.itertuples(index=False):
+        action = getattr(e, "action", None)
+        out.setdefault(e.exception_id, []).append({
+            "at": _cell(e.at), "actor": _cell(e.actor), "action": _cell(action) or "run",
+            "move": (_cell(e.to_status) if e.from_status == e.to_status
+                     else f"{_cell(e.from_status) or '(new)'} -> {_cell(e.to_status)}"),
+            "reason": _cell(e.reason), "run_id": _cell(e.run_id)})
+    return out
+
+
+def _rule_groups(exceptions: pd.DataFrame, events: pd.DataFrame | None = None) -> list[dict[str, Any]]:
+    history = _event_rows(events)
     groups = []
     for rule_id, rows in exceptions.groupby("rule_id", sort=True):
         known = CATALOGUE.get(rule_id)
@@ -96,6 +116,11 @@ def _rule_groups(exceptions: pd.DataFrame) -> list[dict[str, Any]]:
                 "first_seen_at": _cell(row.first_seen_at),
                 "last_seen_at": _cell(row.last_seen_at),
                 "evidence": _pretty_evidence(row.evidence),
+                "status_now": _cell(getattr(row, "status_now", None)),
+                "waiver": (f"{_cell(getattr(row, 'waiver_justification', None))} (until "
+                           f"{_cell(getattr(row, 'waiver_until', None))})"
+                           if _cell(getattr(row, "waiver_justification", None)) else ""),
+                "events": history.get(row.exception_id, []),
             })
         groups.append({
             "id": rule_id,
@@ -148,33 +173,34 @@ def csv_safe(frame: pd.DataFrame) -> pd.DataFrame:
     return safe
 
 
-def write_gap_report(
-    exceptions: pd.DataFrame, rollup: pd.DataFrame, *, run: Mapping[str, Any], out_dir: Path
-) -> dict[str, Path]:
-    """Write ``gap_report.html`` and ``gap_report.csv`` into ``out_dir`` and return their paths.
+def _ordered(exceptions: pd.DataFrame) -> pd.DataFrame:
+    """Errors before warnings, then by rule, site and keys."""
+    return exceptions.assign(_rank=exceptions["severity"].map(_severity_rank)).sort_values(
+        ["_rank", "rule_id", "site", "wo_number", "po_number", "line_number", "subject_source_key"],
+        na_position="last", kind="stable").drop(columns="_rank")
 
-    ``exceptions`` is the published exception table (the findings columns plus ``status``,
-    ``first_seen_at`` and ``last_seen_at``), one CSV row per exception. ``rollup`` is the per-WO
-    roll-up; its ten highest actual costs are shown. ``run`` describes the run the report comes from
-    (``run_id`` and a time such as ``finished_at`` or ``started_at`` are shown in the heading; every
-    entry is listed).
+
+def gap_csv_text(exceptions: pd.DataFrame) -> str:
+    """The CSV of the gap report: one row per exception, the exception columns first, formulas defused."""
+    _require(exceptions, EXCEPTION_COLUMNS, "exceptions")
+    ordered = _ordered(exceptions)
+    extra = [c for c in ordered.columns if c not in EXCEPTION_COLUMNS]
+    return csv_safe(ordered[[*EXCEPTION_COLUMNS, *extra]]).to_csv(index=False, lineterminator="\n")
+
+
+def gap_html_text(exceptions: pd.DataFrame, rollup: pd.DataFrame, *, run: Mapping[str, Any],
+                  events: pd.DataFrame | None = None, period: Mapping[str, Any] | None = None) -> str:
+    """The HTML of the gap report (see :func:`write_gap_report`).
+
+    With ``events`` (rows of ``tl_exception_event``) every gap shows its history; with ``period``
+    (from :func:`period_summary`) the page shows the period, the counts by rule for it and the trend.
     """
     _require(exceptions, EXCEPTION_COLUMNS, "exceptions")
     _require(rollup, ROLLUP_COLUMNS, "roll-up")
-    out_dir = Path(out_dir)
-    out_dir.mkdir(parents=True, exist_ok=True)
-
-    ordered = exceptions.assign(_rank=exceptions["severity"].map(_severity_rank)).sort_values(
-        ["_rank", "rule_id", "site", "wo_number", "po_number", "line_number", "subject_source_key"],
-        na_position="last", kind="stable").drop(columns="_rank")
-    extra = [c for c in ordered.columns if c not in EXCEPTION_COLUMNS]
-    csv_path = out_dir / CSV_NAME
-    csv_safe(ordered[[*EXCEPTION_COLUMNS, *extra]]).to_csv(csv_path, index=False, encoding="utf-8")
-
     sites, site_rows = _counts_by_site(exceptions) if len(exceptions) else ([], [])
     severity_counts = {s: int((exceptions["severity"] == s).sum()) for s in SEVERITIES}
     run_time = next((run[k] for k in ("finished_at", "started_at", "time", "as_of") if run.get(k) is not None), None)
-    html = _environment().get_template("gap_report.html").render(
+    return _environment().get_template("gap_report.html").render(
         run_id=_cell(run.get("run_id")) or "(no run id)",
         run_time=_cell(run_time),
         run_items=[(str(k), _cell(v)) for k, v in run.items()],
@@ -182,13 +208,223 @@ def write_gap_report(
         total=len(exceptions),
         severity_counts=severity_counts,
         status_counts=exceptions["status"].fillna("open").astype(str).value_counts().sort_index().to_dict(),
-        rules=_rule_groups(exceptions) if len(exceptions) else [],
+        rules=_rule_groups(exceptions, events) if len(exceptions) else [],
         sites=sites,
         site_rows=site_rows,
         top_work_orders=_top_work_orders(rollup),
         work_order_count=len(rollup),
         incomplete_count=int(rollup["incomplete"].fillna(False).astype(bool).sum()),
+        period=period,
     )
+
+
+def write_gap_report(
+    exceptions: pd.DataFrame, rollup: pd.DataFrame, *, run: Mapping[str, Any], out_dir: Path,
+    events: pd.DataFrame | None = None,
+) -> dict[str, Path]:
+    """Write ``gap_report.html`` and ``gap_report.csv`` into ``out_dir`` and return their paths.
+
+    ``exceptions`` is the published exception table (the findings columns plus ``status``,
+    ``first_seen_at`` and ``last_seen_at``), one CSV row per exception. ``rollup`` is the per-WO
+    roll-up; its ten highest actual costs are shown. ``run`` describes the run the report comes from
+    (``run_id`` and a time such as ``finished_at`` or ``started_at`` are shown in the heading; every
+    entry is listed). With ``events`` each gap shows its history.
+    """
+    html = gap_html_text(exceptions, rollup, run=run, events=events)
+    out_dir = Path(out_dir)
+    out_dir.mkdir(parents=True, exist_ok=True)
+    csv_path = out_dir / CSV_NAME
+    csv_path.write_text(gap_csv_text(exceptions), encoding="utf-8")
     html_path = out_dir / HTML_NAME
     html_path.write_text(html, encoding="utf-8")
     return {"html": html_path, "csv": csv_path}
+
+
+# ------------------------------------------------------------------ the report for a period, from the warehouse
+
+#: statuses of a gap that stands (not resolved) at a point in time
+STANDING = ("open", "acknowledged", "waived")
+DEFAULT_TREND_PERIODS = 6
+
+
+class PeriodError(FatalError):
+    """A report period that cannot be read or is empty."""
+
+
+@dataclass(frozen=True)
+class Period:
+    """A report period: ``start`` to ``end``, both days included."""
+
+    start: date
+    end: date
+
+    @property
+    def label(self) -> str:
+        if self.start.day == 1 and (self.end + timedelta(days=1)).day == 1 and \
+                (self.start.year, self.start.month) == (self.end.year, self.end.month):
+            return f"{self.start:%Y-%m}"
+        return f"{self.start.isoformat()} to {self.end.isoformat()}"
+
+
+def _month_end(day: date) -> date:
+    return (pd.Timestamp(day) + pd.offsets.MonthEnd(0)).date()
+
+
+def parse_period(period: str | None = None, start: date | None = None, end: date | None = None, *,
+                 today: date | None = None) -> Period:
+    """The period of ``--period YYYY-MM`` (a month) or ``YYYY`` (a year), or of ``--from``/``--to``.
+
+    Without any, the current month up to today. ``--to`` alone runs from the first of its month;
+    ``--from`` alone runs to today. Raises :class:`PeriodError` saying what is wrong.
+    """
+    today = today or datetime.now(timezone.utc).date()
+    if period and (start or end):
+        raise PeriodError("give either --period or --from/--to, not both")
+    if period:
+        text = period.strip()
+        try:
+            if len(text) == 4:
+                year = int(text)
+                return Period(date(year, 1, 1), date(year, 12, 31))
+            first = datetime.strptime(text, "%Y-%m").date()
+        except ValueError:
+            raise PeriodError(f"period {period!r} is not a month (YYYY-MM, e.g. 2026-06) or a year (YYYY)") from None
+        return Period(first, _month_end(first))
+    end = end or today
+    start = start or end.replace(day=1)
+    if start > end:
+        raise PeriodError(f"the period starts ({start.isoformat()}) after it ends ({end.isoformat()})")
+    return Period(start, end)
+
+
+def status_at(events: pd.DataFrame, moment: pd.Timestamp) -> pd.Series:
+    """Each exception's status just before ``moment``, from its events (exception id -> status).
+
+    An exception with no event before ``moment`` did not exist yet and is left out.
+    """
+    before = events.loc[pd.to_datetime(events["at"]) < moment]
+    if before.empty:
+        return pd.Series(dtype=object)
+    order = ["at", "event_id"] if "event_id" in before else ["at"]
+    return before.sort_values(order, kind="stable").groupby("exception_id")["to_status"].last()
+
+
+def period_summary(exceptions: pd.DataFrame, events: pd.DataFrame, period: Period, *,
+                   trend_periods: int = DEFAULT_TREND_PERIODS) -> dict[str, Any]:
+    """Counts by rule for the period and the trend of standing gaps at the end of each month before it.
+
+    For each rule (and in total): gaps standing at the period's end (open or acknowledged, and
+    waived), found new in the period, resolved in it; and, for the ``trend_periods`` months ending
+    with the period's last month, the gaps standing at each month's end.
+    """
+    end_moment = pd.Timestamp(period.end) + pd.Timedelta(days=1)
+    start_moment = pd.Timestamp(period.start)
+    at = pd.to_datetime(events["at"]) if len(events) else pd.Series(dtype="datetime64[ns]")
+    in_period = events.loc[(at >= start_moment) & (at < end_moment)] if len(events) else events
+    rule_of = exceptions.set_index("exception_id")["rule_id"]
+    status_end = status_at(events, end_moment) if len(events) else pd.Series(dtype=object)
+
+    def per_rule(ids: pd.Index | pd.Series) -> pd.Series:
+        return rule_of.reindex(pd.Index(ids).unique()).dropna().value_counts()
+
+    standing = per_rule(status_end.index[status_end.isin(["open", "acknowledged"])])
+    waived = per_rule(status_end.index[status_end.eq("waived")])
+    new = per_rule(in_period.loc[in_period["from_status"].isna(), "exception_id"]) if len(in_period) else pd.Series()
+    resolved = per_rule(in_period.loc[in_period["to_status"].eq("resolved") & in_period["from_status"].ne("resolved"),
+                                      "exception_id"]) if len(in_period) else pd.Series(dtype=int)
+
+    months = [(pd.Timestamp(period.end).to_period("M") - k) for k in range(max(trend_periods, 1) - 1, -1, -1)]
+    trend_counts = []
+    for month in months:
+        moment = min(month.end_time.normalize() + pd.Timedelta(days=1), end_moment)
+        statuses = status_at(events, moment) if len(events) else pd.Series(dtype=object)
+        trend_counts.append(per_rule(statuses.index[statuses.isin(STANDING)]))
+    rule_ids = sorted(set(rule_of) & (set(standing.index) | set(waived.index) | set(new.index)
+                                      | set(resolved.index) | {r for t in trend_counts for r in t.index}),
+                      key=lambda r: (_severity_rank(CATALOGUE[r].severity) if r in CATALOGUE else 9, r))
+    rows = [{"rule_id": r, "title": CATALOGUE[r].title if r in CATALOGUE else r,
+             "severity": CATALOGUE[r].severity if r in CATALOGUE else "",
+             "standing": int(standing.get(r, 0)), "waived": int(waived.get(r, 0)), "new": int(new.get(r, 0)),
+             "resolved": int(resolved.get(r, 0)), "trend": [int(t.get(r, 0)) for t in trend_counts]}
+            for r in rule_ids]
+    totals = {k: sum(row[k] for row in rows) for k in ("standing", "waived", "new", "resolved")}
+    totals["trend"] = [sum(row["trend"][i] for row in rows) for i in range(len(months))]
+    return {"label": period.label, "start": period.start.isoformat(), "end": period.end.isoformat(),
+            "months": [str(m) for m in months], "rows": rows, "totals": totals}
+
+
+@dataclass
+class GapReport:
+    """What the period's gap report shows: its gaps (standing at the end), their events, the summary."""
+
+    period: Period
+    site: str | None
+    exceptions: pd.DataFrame
+    events: pd.DataFrame
+    rollup: pd.DataFrame
+    summary: dict[str, Any]
+    run: dict[str, Any]
+
+
+def read_gap_report(warehouse, period: Period, *, site: str | None = None,
+                    trend_periods: int = DEFAULT_TREND_PERIODS) -> GapReport:
+    """Read the gap report of ``period`` (and ``site``) from the warehouse.
+
+    Its gaps are the exceptions standing at the period's end (open, acknowledged or waived then,
+    by their event history), each with its status now, evidence and every event up to now.
+    """
+    from sqlalchemy import select
+
+    from threadline.warehouse import schema
+
+    table, event_table, rollup_table, run_table = (schema.exception, schema.exception_event, schema.cost_rollup,
+                                                   schema.run)
+    where = [table.c.site == site] if site else []
+    with warehouse.engine.connect() as conn:
+        exceptions = pd.read_sql(select(table).where(*where), conn)
+        events = pd.read_sql(select(event_table).where(event_table.c.exception_id.in_(
+            select(table.c.exception_id).where(*where))) if site else select(event_table), conn)
+        rollup = pd.read_sql(select(rollup_table).where(rollup_table.c.is_current.is_(True),
+                                                        rollup_table.c.grain == "wo",
+                                                        *([rollup_table.c.site == site] if site else [])), conn)
+        last_run = pd.read_sql(select(run_table.c.run_id, run_table.c.finished_at).where(
+            run_table.c.status == "succeeded", run_table.c.finished_at < pd.Timestamp(period.end)
+            + pd.Timedelta(days=1)).order_by(run_table.c.finished_at.desc()).limit(1), conn)
+    summary = period_summary(exceptions, events, period, trend_periods=trend_periods)
+    status_end = status_at(events, pd.Timestamp(period.end) + pd.Timedelta(days=1)) if len(events) else \
+        pd.Series(dtype=object)
+    standing = status_end.index[status_end.isin(STANDING)]
+    listed = exceptions.loc[exceptions["exception_id"].isin(standing)].copy()
+    listed["status_now"] = listed["status"]
+    listed["status"] = listed["exception_id"].map(status_end)
+    run = {"period": period.label, "site": site or "all sites",
+           "last run in the period": _cell(last_run["run_id"].iloc[0]) if len(last_run) else "(none)",
+           "finished_at": last_run["finished_at"].iloc[0] if len(last_run) else None}
+    return GapReport(period, site, listed, events.loc[events["exception_id"].isin(standing)], rollup, summary, run)
+
+
+def gap_report_html(warehouse, period: Period, *, site: str | None = None,
+                    trend_periods: int = DEFAULT_TREND_PERIODS) -> str:
+    """The period's gap report as one self-contained HTML page (for a download or a file)."""
+    report = read_gap_report(warehouse, period, site=site, trend_periods=trend_periods)
+    return gap_html_text(report.exceptions, report.rollup, run=report.run, events=report.events,
+                         period=report.summary)
+
+
+def gap_report_csv(warehouse, period: Period, *, site: str | None = None) -> str:
+    """The period's gaps as CSV: one row per gap standing at the period's end (``status`` then) with
+    ``status_now``, its evidence, and its events as one text column."""
+    report = read_gap_report(warehouse, period, site=site, trend_periods=1)
+    frame = report.exceptions
+    history = _event_rows(report.events)
+    frame = frame.assign(events=[" | ".join(f"{e['at']} {e['actor']} {e['action']} {e['move']}"
+                                            + (f": {e['reason']}" if e["reason"] else "") for e in history.get(i, []))
+                                 for i in frame["exception_id"]])
+    return gap_csv_text(frame)
+
+
+def gap_file_stem(period: Period, site: str | None) -> str:
+    """``gap_report_<period>[_<site>]`` for files of the period's report."""
+    label = period.label.replace(" to ", "_")
+    safe_site = "".join(ch if ch.isalnum() or ch in ".-" else "_" for ch in site) if site else ""
+    return f"gap_report_{label}" + (f"_{safe_site}" if safe_site else "")
