@@ -32,10 +32,11 @@ def load_canonical(warehouse: Warehouse, frames: dict[str, pd.DataFrame], run_id
             upsert(conn, table, rows[[c.name for c in table.columns if c.name in rows.columns]])
 
 
-def reconciled_warehouse(path: Path, frames: dict[str, pd.DataFrame], *, run_id: str = "R1",
+def reconciled_warehouse(path: Path | str, frames: dict[str, pd.DataFrame], *, run_id: str = "R1",
                          reporting_currency: str = "EUR") -> Warehouse:
-    """A warehouse at ``path`` with ``frames`` loaded, reconciled and published as run ``run_id``."""
-    warehouse = open_warehouse(f"sqlite:///{path}")
+    """A warehouse with ``frames`` loaded, reconciled and published as run ``run_id``: a SQLite file at
+    ``path``, or the database of a SQLAlchemy URL."""
+    warehouse = open_warehouse(path if isinstance(path, str) else f"sqlite:///{path}")
     load_canonical(warehouse, frames, run_id)
     result = reconcile(frames, ReconcileSettings(as_of=AS_OF, reporting_currency=reporting_currency))
     warehouse.start_run(run_id, "run", None)

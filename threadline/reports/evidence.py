@@ -100,6 +100,14 @@ def find_work_order(warehouse: Warehouse, wo_number: str, site: str | None = Non
     return sites[0], copies.reset_index(drop=True)
 
 
+def _value(value: Any) -> str:
+    """Report text of a record's value; a number reads the same whichever database returned it
+    (SQLite gives 10 where PostgreSQL gives 10.0)."""
+    if isinstance(value, float) and value == value:
+        return f"{value:.6f}".rstrip("0").rstrip(".")
+    return _cell(value)
+
+
 def _lineage_cells(row: Any) -> list[str]:
     return [_cell(getattr(row, c)) for c in LINEAGE]
 
@@ -109,7 +117,7 @@ def _section(title: str, frame: pd.DataFrame, columns: Iterable[str], *, note: s
     """A table of ``frame``'s columns followed by its lineage columns."""
     columns = [c for c in columns if c in frame.columns]
     money = set(money)
-    rows = [[_money(getattr(row, c)) if c in money else _cell(getattr(row, c)) for c in columns]
+    rows = [[_money(getattr(row, c)) if c in money else _value(getattr(row, c)) for c in columns]
             + _lineage_cells(row) for row in frame.itertuples(index=False)]
     return Section(title, [*columns, *LINEAGE], rows, note or ("none" if frame.empty else ""), anchor)
 
