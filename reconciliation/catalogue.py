@@ -278,8 +278,30 @@ CATALOGUE: dict[str, Rule] = {
             "receipt",
             {"grace_days": 30},
         ),
+        Rule(
+            "DQ-001", "error", "Row held back by a data-quality expectation",
+            "A row failed a row-level expectation of its entity's data-quality suite (a Great Expectations "
+            "suite under expectations/: keys present and unique, statuses and currencies in their sets, "
+            "quantities positive, prices not negative, dates in order) and was quarantined instead of "
+            "loaded. The evidence names the suite and expectation and holds the failing row as the source "
+            "sent it. Fix the row in the source (the next read loads it and the exception clears), or "
+            "relax the expectation in the suite file if the data is right.",
+            "the quarantined row (any canonical entity)",
+        ),
+        Rule(
+            "DQ-002", "warning", "Loaded rows break a data-quality expectation across tables",
+            "A canonical row in the warehouse is returned by a query of the warehouse data-quality suite "
+            "(expectations/expectations/warehouse.json, Great Expectations unexpected-rows queries): a PO "
+            "line whose purchase order its source does not have, a receipt whose PO line is missing, an "
+            "operation whose work order is missing. Only sources that send the parent records are judged. "
+            "The row is loaded; the evidence names the expectation and holds the row.",
+            "the row the query returned (po_line, receipt, wo_operation)",
+        ),
     )
 }
+
+#: rules whose findings come from the data-quality suites (threadline.quality), not reconciliation.engine
+DATA_QUALITY_RULES = ("DQ-001", "DQ-002")
 
 
 def rule(rule_id: str) -> Rule:

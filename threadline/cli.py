@@ -286,11 +286,19 @@ def sync(source: list[str] = typer.Option(None, "--source", "-s", help="only thi
 
 @app.command()
 def check(as_json: bool = JsonOption):
-    """Validate the config and mapping specs and test that every source answers."""
+    """Validate the config, mapping specs and data-quality suites, and test that every source answers."""
     from connectors import connector_class
+    from threadline.quality import SuiteError, load_suites
 
     config = _config()
     results = []
+    try:
+        load_suites(config.suites_dir)
+        suite_problems = []
+    except SuiteError as exc:
+        suite_problems = exc.problems
+    # the suites are checked like a source: listed last, so that every source's entry keeps its place
+    suites = {"source": "expectations", "kind": "suites", "ok": not suite_problems, "problems": suite_problems}
     for source in config.sources:
         try:
             with connector_class(source.kind)(source.name, config.connection_settings(source)) as connector:
@@ -298,12 +306,14 @@ def check(as_json: bool = JsonOption):
         except EXPECTED_ERRORS as exc:
             problems = [str(exc)]
         results.append({"source": source.name, "kind": source.kind, "ok": not problems, "problems": problems})
+    results.append(suites)
     if as_json:
         _print_json(results)
     else:
         for r in results:
             mark = "[green]ok[/green]" if r["ok"] else "[red]FAILED[/red]"
-            console.print(f"{r['source']} ({r['kind']}): {mark}")
+            name = f"data-quality suites ({config.suites_dir})" if r is suites else f"{r['source']} ({r['kind']})"
+            console.print(f"{escape(name)}: {mark}")
             for p in r["problems"]:
                 console.print(f"  - {p}")
     if not all(r["ok"] for r in results):

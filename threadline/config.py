@@ -151,6 +151,9 @@ class Config(_Strict):
     sources: list[SourceConfig] = Field(min_length=1)
     rules: RulesConfig = Field(default_factory=RulesConfig)
     airflow: AirflowConfig = Field(default_factory=AirflowConfig)
+    expectations_dir: Path | None = Field(
+        default=None, description="the Great Expectations project with the data-quality suites "
+                                  "(default: the one shipped with threadline, expectations/)")
 
     #: folder of the config file; relative paths in the file are relative to it
     base_dir: Path = Field(default=Path("."), exclude=True)
@@ -197,6 +200,18 @@ class Config(_Strict):
             if candidate.is_file():
                 return candidate.resolve()
         raise FileNotFoundError(f"mapping spec {spec!r} not found; looked in: {', '.join(map(str, candidates))}")
+
+    @property
+    def suites_dir(self) -> Path:
+        """The GX project whose suites validate every batch: ``expectations_dir`` or the shipped one."""
+        from threadline.quality import SHIPPED_EXPECTATIONS
+
+        return self.expectations_dir or SHIPPED_EXPECTATIONS
+
+    @property
+    def data_docs_dir(self) -> Path:
+        """Where each run writes its Great Expectations Data Docs (linked from the gap report)."""
+        return self.reports_dir / "data_docs"
 
     @property
     def site_ids(self) -> list[str]:
@@ -262,6 +277,8 @@ def load_config(path: str | os.PathLike | None = None, *, check_specs: bool = Tr
     config.path = config_path.resolve()
     config.landing_dir = (config.base_dir / config.landing_dir).resolve()
     config.reports_dir = (config.base_dir / config.reports_dir).resolve()
+    if config.expectations_dir is not None:
+        config.expectations_dir = (config.base_dir / config.expectations_dir).resolve()
 
     if not (config.warehouse.url or config.warehouse.url_env):
         problems.append("warehouse: give url (SQLAlchemy URL) or url_env (environment variable holding it)")

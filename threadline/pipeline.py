@@ -31,6 +31,7 @@ from mappings.engine import Lookups, map_batch
 from mappings.spec import MappingSpec, MappingSpecError, load_spec
 from threadline.config import Config, SourceConfig
 from threadline.errors import FatalError, ThreadlineError, TransientError
+from threadline.quality import BatchValidator, load_suites
 from threadline.validate import validate_batch
 from threadline.warehouse import schema
 from threadline.warehouse.store import MassDeleteError, Warehouse, open_warehouse, upsert, utcnow
@@ -199,7 +200,7 @@ def _timed(iterator: Iterator[pa.Table], result: StreamResult) -> Iterator[pa.Ta
 
 def sync_stream(config: Config, warehouse: Warehouse, connector: Connector, source: SourceConfig,
                 stream: StreamSettings, spec: MappingSpec, run_id: str, *, full: bool = False,
-                reporter: Reporter | None = None) -> StreamResult:
+                reporter: Reporter | None = None, validator: BatchValidator | None = None) -> StreamResult:
     """Extract, land, map, validate and load one stream; the bookmark moves with each committed batch.
 
     A transient source failure in the middle of a read (a dropped connection, a service that
@@ -210,8 +211,12 @@ def sync_stream(config: Config, warehouse: Warehouse, connector: Connector, sour
 
     With ``full``, the stream ignores its stored bookmark and records every key it reads, for the
     soft-delete check after the source is done.
+
+    ``validator`` runs the data-quality suites on each mapped batch (one per run, shared by the
+    streams); without it, the suites of ``config.suites_dir`` are loaded for this stream.
     """
     reporter = reporter or SilentReporter()
+    validator = validator or BatchValidator(load_suites(config.suites_dir))
     result = StreamResult(run_id, source.name, stream.name, spec.entity.name)
     result.bookmark_before = None if full else warehouse.get_bookmark(source.name, stream.name)
     warehouse.record_stream(result.log_row())
@@ -227,7 +232,7 @@ def sync_stream(config: Config, warehouse: Warehouse, connector: Connector, sour
                 for table in _timed(batches, result):
                     batch_no += 1
                     _load_one_batch(config, warehouse, connector, source, stream, spec, run_id, result,
-                                    batch_no, table, full, lookups)
+                                    batch_no, table, full, lookups, validator)
                     reporter.batch_loaded(source.name, stream.name, table.num_rows)
                 break
             except ConnectorError as exc:
@@ -260,8 +265,12 @@ def sync_stream(config: Config, warehouse: Warehouse, connector: Connector, sour
 
 def _load_one_batch(config: Config, warehouse: Warehouse, connector: Connector, source: SourceConfig,
                     stream: StreamSettings, spec: MappingSpec, run_id: str, result: StreamResult,
-                    batch_no: int, table: pa.Table, full: bool, lookups: Lookups) -> None:
-    """Land, map, validate and load one batch; its rows, quarantine and bookmark commit together."""
+                    batch_no: int, table: pa.Table, full: bool, lookups: Lookups, validator: BatchValidator) -> None:
+    """Land, map, validate and load one batch; its rows, quarantine and bookmark commit together.
+
+    Validation is the canonical model's own checks, then the entity's data-quality suite on the rows
+    that passed them; a failed critical expectation raises before anything of the batch is written.
+    """
     extracted_at = utcnow()
     result.batches = batch_no
     result.rows_read += table.num_rows
@@ -277,9 +286,13 @@ def _load_one_batch(config: Config, warehouse: Warehouse, connector: Connector, 
 
     started = time.perf_counter()
     valid, invalid = validate_batch(spec.entity, mapped.mapped)
+    checked = validator.validate(spec.entity.name, valid, source=source.name, stream=stream.name, batch_no=batch_no)
+    valid = checked.valid
+    for note in checked.notes:
+        result.add_note(note)
     result.seconds_validate += time.perf_counter() - started
-    quarantined = pd.concat([mapped.quarantined, invalid], ignore_index=True) if not invalid.empty \
-        else mapped.quarantined
+    held = [q for q in (mapped.quarantined, invalid, checked.quarantined) if not q.empty]
+    quarantined = pd.concat(held, ignore_index=True) if len(held) > 1 else held[0] if held else mapped.quarantined
 
     result.rows_skipped += mapped.skipped
     if len(valid) + len(quarantined) + mapped.skipped != table.num_rows:
@@ -310,6 +323,7 @@ def extract_and_load(config: Config, warehouse: Warehouse, run_id: str, *, sourc
         for name in wanted:
             config.source(name)  # unknown names fail with the list of configured ones
     results, failures = [], []
+    validator = BatchValidator(load_suites(config.suites_dir), docs_dir=config.data_docs_dir)
     for source in config.sources:
         if not source.enabled or (wanted and source.name not in wanted):
             continue
@@ -335,7 +349,7 @@ def extract_and_load(config: Config, warehouse: Warehouse, run_id: str, *, sourc
                     # inside the try: a spec broken since the config was checked fails its stream only
                     spec = load_spec(config.resolve_mapping(stream.mapping))
                     source_results.append(sync_stream(config, warehouse, connector, source, stream, spec,
-                                                      run_id, full=full, reporter=reporter))
+                                                      run_id, full=full, reporter=reporter, validator=validator))
                 except (ConnectorError, MappingSpecError, ThreadlineError) as exc:
                     kind = "transient" if isinstance(exc, TransientError) or getattr(exc, "transient", False) \
                         else "fatal"
@@ -349,6 +363,7 @@ def extract_and_load(config: Config, warehouse: Warehouse, run_id: str, *, sourc
             _skip_deletes(warehouse, source, run_id, source_results)
         results += source_results
         failures += source_failures
+    validator.build_docs()
     return results, failures
 
 
@@ -480,6 +495,7 @@ def reconcile_and_publish(config: Config, warehouse: Warehouse, run_id: str,
     as_of = config.rules.as_of or utcnow().date()
     settings = config.reconcile_settings(as_of)
     result = reconcile(frames, settings)
+    result.findings = _with_data_quality_findings(config, warehouse, frames, result.findings, settings)
     seconds["reconcile"] = time.perf_counter() - started
 
     started = time.perf_counter()
@@ -493,7 +509,9 @@ def reconcile_and_publish(config: Config, warehouse: Warehouse, run_id: str,
     published = warehouse.read_table(schema.exception)
     reports = write_gap_report(published, result.wo_rollup, out_dir=config.reports_dir, run={
         "run_id": run_id, "as_of": as_of.isoformat(), "finished_at": utcnow().isoformat(timespec="seconds"),
-        "reporting_currency": config.reporting_currency, "config": str(config.path)})
+        "reporting_currency": config.reporting_currency, "config": str(config.path)},
+        data_docs={"batches validated by the suites": config.data_docs_dir / "index.html",
+                   "warehouse suite": config.data_docs_dir / "warehouse" / "index.html"})
     seconds["publish"] = time.perf_counter() - started
 
     by_wo = result.wo_rollup
@@ -510,6 +528,29 @@ def reconcile_and_publish(config: Config, warehouse: Warehouse, run_id: str,
         "reports": {k: str(v) for k, v in reports.items()},
         "seconds": seconds,
     }
+
+
+def _with_data_quality_findings(config: Config, warehouse: Warehouse, frames: dict[str, pd.DataFrame],
+                                findings: pd.DataFrame, settings) -> pd.DataFrame:
+    """The rules' findings plus the data-quality ones, in the same order as the rules' (by rule, site
+    and subject): DQ-001, rows the suites quarantined and still held back; DQ-002, rows the warehouse
+    suite's queries return (their Data Docs go to ``data_docs/warehouse`` beside the batches')."""
+    from reconciliation.exceptions import FINDING_COLUMNS
+    from threadline.quality import WAREHOUSE_SUITE, quarantine_findings, warehouse_findings
+
+    parts = [findings]
+    if settings.enabled("DQ-001"):
+        parts.append(quarantine_findings(warehouse.read_table(schema.quarantine), frames))
+    if settings.enabled("DQ-002"):
+        suite = load_suites(config.suites_dir).get(WAREHOUSE_SUITE)
+        parts.append(warehouse_findings(suite, warehouse.engine.url.render_as_string(hide_password=False),
+                                        docs_dir=config.data_docs_dir / WAREHOUSE_SUITE))
+    parts = [p for p in parts if len(p)]
+    if len(parts) < 2:
+        return parts[0] if parts else findings
+    return pd.concat(parts, ignore_index=True).sort_values(
+        ["rule_id", "site", "subject_entity", "subject_source_system", "subject_source_key"], kind="stable"
+    ).reset_index(drop=True)[list(FINDING_COLUMNS)]
 
 
 def run_pipeline(config: Config, *, sources: Iterable[str] | None = None, full: bool = False,

@@ -1,5 +1,6 @@
-"""Connectors, mappings and rules over a freshly built landscape, without the warehouse in between:
-the findings and the quarantined rows must equal the manifest exactly, no more and no less."""
+"""Connectors, mappings, the validate stage (with the real GX suites) and rules over a freshly built
+landscape, without the warehouse in between: the findings (data-quality ones included) and the
+quarantined rows must equal the manifest exactly, no more and no less."""
 
 from __future__ import annotations
 
@@ -16,6 +17,8 @@ import threadline.config as config_module
 from mappings import engine
 from mappings.spec import load_spec
 from threadline.demo.landscape import build_landscape
+from threadline.quality import BatchValidator, load_suites, quarantine_findings
+from threadline.validate import validate_batch
 
 pytestmark = pytest.mark.slow
 
@@ -36,7 +39,8 @@ def test_the_rules_find_exactly_what_the_manifest_lists(medium):
     os.environ.update(medium.env)
     config = config_module.load_config(medium.config_path)
     frames: dict[str, list[pd.DataFrame]] = {}
-    quarantined, counts = [], {}
+    quarantined, counts, table_rows = [], {}, []
+    validator = BatchValidator(load_suites(config.suites_dir))
     with medium.start_erp_service():
         for source in config.sources:
             with connectors.connector_class(source.kind)(source.name, config.connection_settings(source)) as conn:
@@ -48,9 +52,18 @@ def test_the_rules_find_exactly_what_the_manifest_lists(medium):
                         counts[source.name][stream.name] += len(rows)
                         result = engine.map_batch(spec, rows, source_system=source.name, run_id="test",
                                                   extracted_at=datetime(2026, 6, 30))
-                        frames.setdefault(spec.entity.name, []).append(result.mapped)
+                        valid, invalid = validate_batch(spec.entity, result.mapped)
+                        checked = validator.validate(spec.entity.name, valid, source=source.name,
+                                                     stream=stream.name, batch_no=1)
+                        frames.setdefault(spec.entity.name, []).append(checked.valid)
+                        held = pd.concat([result.quarantined, invalid, checked.quarantined], ignore_index=True)
                         quarantined += [(source.name, stream.name, q.source_key, q.field, q.reason)
-                                        for q in result.quarantined.itertuples()]
+                                        for q in held.itertuples()]
+                        table_rows += [{"quarantine_id": f"Q{len(table_rows) + i}", "source": source.name,
+                                        "stream": stream.name, "entity": spec.entity.name, "source_key": q.source_key,
+                                        "field": q.field, "raw_value": q.raw_value, "check_name": q.check,
+                                        "reason": q.reason, "record": q.record, "last_run_id": "test",
+                                        "last_seen_at": datetime(2026, 6, 30)} for i, q in enumerate(held.itertuples())]
     assert counts == manifest["counts"]
     assert sorted(q[:4] for q in quarantined) == sorted(
         (q["source"], q["stream"], q["source_key"], q["field"]) for q in manifest["quarantine"])
@@ -58,7 +71,9 @@ def test_the_rules_find_exactly_what_the_manifest_lists(medium):
         assert expected["reason_contains"] in q[4]
 
     settings = config.reconcile_settings(config.rules.as_of)
-    findings = reconciliation.reconcile({k: pd.concat(v, ignore_index=True) for k, v in frames.items()}, settings).findings
+    canonical = {k: pd.concat(v, ignore_index=True) for k, v in frames.items()}
+    findings = pd.concat([reconciliation.reconcile(canonical, settings).findings,
+                          quarantine_findings(pd.DataFrame(table_rows), canonical)], ignore_index=True)
     found = sorted(zip(findings["rule_id"], findings["subject_entity"], findings["subject_source_system"],
                        findings["subject_source_key"]))
     expected = sorted((d["rule_id"], d["subject_entity"], d["source_system"], d["source_key"]) for d in manifest["defects"])

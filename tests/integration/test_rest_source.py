@@ -85,7 +85,8 @@ def test_a_rest_source_syncs_completely_then_incrementally(api, tmp_path):
 
     checked = cli("--config", str(config_path), "check", "--json")
     assert checked.returncode == 0, checked.stdout + checked.stderr
-    assert json.loads(checked.stdout) == [{"source": "cmms", "kind": "rest", "ok": True, "problems": []}]
+    assert json.loads(checked.stdout) == [{"source": "cmms", "kind": "rest", "ok": True, "problems": []},
+                                          {"source": "expectations", "kind": "suites", "ok": True, "problems": []}]
 
     api.requests.clear()
     synced = cli("--config", str(config_path), "sync")

@@ -21,7 +21,7 @@ from threadline.demo.plant import defect_count
 RULES = {"LNK-001", "LNK-002", "LNK-003", "LNK-004", "LNK-005", "LNK-006", "LNK-007", "OSP-001", "OSP-002", "OSP-003",
          "OSP-004", "OSP-005", "OSP-006", "CST-003", "TRC-001", "OSP-007", "OSP-008", "OSP-009", "CST-001", "CST-002",
          "CST-004",
-         "TRC-002", "TRC-003", "TRC-004", "TRC-005"}
+         "TRC-002", "TRC-003", "TRC-004", "TRC-005", "DQ-001"}
 SPECS = Path(__file__).resolve().parents[2] / "mappings" / "specs"
 B2MML = "{http://www.mesa.org/xml/B2MML}"
 
@@ -148,6 +148,8 @@ def test_every_rule_is_planted_on_every_site_it_can_be(request, fixture):
     assert by_rule_source[("TRC-002", "receipt", "erp_soap")] == n
     for erp in ("jde", "erp_soap"):
         assert by_rule_source[("TRC-005", "receipt", erp)] == n
+    # a data-quality defect: JD Edwards lines keyed with a negative price, held back by the po_line suite
+    assert by_rule_source[("DQ-001", "po_line", "jde")] == n
     assert by_rule_source[("TRC-003", "work_order", "mes")] == n
     assert by_rule_source[("TRC-003", "work_order", "jde")] == n
     assert by_rule_source[("TRC-004", "work_order", "jde")] == n

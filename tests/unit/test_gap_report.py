@@ -129,3 +129,15 @@ def test_missing_columns_are_named(tmp_path):
     with pytest.raises(ValueError, match="first_seen_at"):
         write_gap_report(pd.DataFrame([exception("LNK-001", "1|1")]).drop(columns="first_seen_at"), rollup(1),
                          run={"run_id": "r"}, out_dir=tmp_path)
+
+
+def test_the_data_docs_that_exist_are_linked_relative_to_the_report(tmp_path):
+    docs = tmp_path / "reports" / "data_docs"
+    docs.mkdir(parents=True)
+    (docs / "index.html").write_text("<html></html>")
+    empty = pd.DataFrame(columns=[*FINDING_COLUMNS, "status", "first_seen_at", "last_seen_at"])
+    paths = write_gap_report(empty, rollup(0), run={"run_id": "r0"}, out_dir=tmp_path / "reports",
+                             data_docs={"batches": docs / "index.html", "warehouse": docs / "warehouse" / "index.html"})
+    html = paths["html"].read_text()
+    assert '<a href="data_docs/index.html">batches</a>' in html
+    assert "warehouse" not in html  # not built, so not linked

@@ -825,6 +825,7 @@ def generate_plant(scale: int = DEFAULT_SCALE, seed: int = DEFAULT_SEED) -> Plan
     lines = _number_pos(rng, lines)
     lines["bad_need_by"] = False
     lines = _plant_bad_need_by(rng, lines, n_def, quarantine)
+    lines = _plant_negative_price(lines, n_def, quarantine, defects)
     outside_processing.plant_lines(rng, lines, suppliers, prod)
     receipts, invoices = _receipts_and_invoices(rng, lines, items)
     receipts, invoices = receiving.plant_receipts_and_invoices(lines, receipts, invoices, fx)
@@ -917,6 +918,38 @@ def _plant_bad_need_by(rng: np.random.Generator, lines: pd.DataFrame, n_def: int
         quarantine.append({"ref": ("po_line", "jde", int(po), int(template["line_no"])), "source": "jde",
                            "stream": "po_lines", "field": "need_by_date", "reason_contains": "Julian",
                            "note": f"need-by date {INVALID_JULIAN} is not a JD Edwards Julian date (day 400)"})
+    out = pd.concat([lines, pd.DataFrame(added)], ignore_index=True)
+    return out.sort_values(["erp", "po_number", "line_no"], kind="stable").reset_index(drop=True)
+
+
+def _plant_negative_price(lines: pd.DataFrame, n_def: int, quarantine: list[dict[str, Any]],
+                          defects: list[dict[str, Any]]) -> pd.DataFrame:
+    """Open stock lines on JD Edwards POs keyed with a negative unit price (a credit typed as a
+    price): they map, but the po_line suite's "prices not negative" quarantines them (DQ-001).
+
+    Chosen without the random generator, so that every other planted row stays where it was.
+    """
+    jde_stock = lines[(lines["erp"] == "jde") & (lines["kind"] == "stock")]
+    taken = set(lines.loc[lines["role"] != "", "po_number"])
+    pos = [po for po in jde_stock["po_number"].drop_duplicates().sort_values(ascending=False) if po not in taken]
+    added = []
+    for po in pos[:n_def]:
+        on_po = lines[(lines["erp"] == "jde") & (lines["po_number"] == po)]
+        template = on_po.iloc[-1].copy()
+        template["line_no"] = int(on_po["line_no"].max()) + 1
+        template["status"] = "open"
+        template["receipt_day"] = 0
+        template["need_by_day"] = 30
+        template["unit_price"] = -abs(float(template["unit_price"]))
+        template["role"] = "dq_negative_price"
+        added.append(template)
+        ref = ("po_line", "jde", int(po), int(template["line_no"]))
+        quarantine.append({"ref": ref, "source": "jde", "stream": "po_lines", "field": "unit_price",
+                           "reason_contains": "unit price is not negative",
+                           "note": f"unit price {template['unit_price']} is negative: the po_line suite holds it back"})
+        defects.append(_defect("DQ-001", "po_line", "jde", ref,
+                               f"unit price {template['unit_price']} fails the po_line suite's expectation that "
+                               f"prices are not negative; the line is quarantined, the rest of its PO loads"))
     out = pd.concat([lines, pd.DataFrame(added)], ignore_index=True)
     return out.sort_values(["erp", "po_number", "line_no"], kind="stable").reset_index(drop=True)
 

@@ -9,6 +9,7 @@ and printed as it is. Everything a source said is escaped (Jinja2 autoescaping i
 from __future__ import annotations
 
 import json
+import os
 from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta, timezone
@@ -189,11 +190,13 @@ def gap_csv_text(exceptions: pd.DataFrame) -> str:
 
 
 def gap_html_text(exceptions: pd.DataFrame, rollup: pd.DataFrame, *, run: Mapping[str, Any],
-                  events: pd.DataFrame | None = None, period: Mapping[str, Any] | None = None) -> str:
+                  events: pd.DataFrame | None = None, period: Mapping[str, Any] | None = None,
+                  data_docs: list[tuple[str, str]] | None = None) -> str:
     """The HTML of the gap report (see :func:`write_gap_report`).
 
     With ``events`` (rows of ``tl_exception_event``) every gap shows its history; with ``period``
-    (from :func:`period_summary`) the page shows the period, the counts by rule for it and the trend.
+    (from :func:`period_summary`) the page shows the period, the counts by rule for it and the trend;
+    ``data_docs`` lists (label, href) links to Great Expectations Data Docs shown in the heading.
     """
     _require(exceptions, EXCEPTION_COLUMNS, "exceptions")
     _require(rollup, ROLLUP_COLUMNS, "roll-up")
@@ -215,12 +218,19 @@ def gap_html_text(exceptions: pd.DataFrame, rollup: pd.DataFrame, *, run: Mappin
         work_order_count=len(rollup),
         incomplete_count=int(rollup["incomplete"].fillna(False).astype(bool).sum()),
         period=period,
+        data_docs=data_docs or [],
     )
+
+
+def _links(pages: Mapping[str, Path], out_dir: Path) -> list[tuple[str, str]]:
+    """(label, href relative to the report) for each page that exists."""
+    return [(label, Path(os.path.relpath(page, out_dir)).as_posix()) for label, page in pages.items()
+            if Path(page).is_file()]
 
 
 def write_gap_report(
     exceptions: pd.DataFrame, rollup: pd.DataFrame, *, run: Mapping[str, Any], out_dir: Path,
-    events: pd.DataFrame | None = None,
+    events: pd.DataFrame | None = None, data_docs: Mapping[str, Path] | None = None,
 ) -> dict[str, Path]:
     """Write ``gap_report.html`` and ``gap_report.csv`` into ``out_dir`` and return their paths.
 
@@ -228,10 +238,11 @@ def write_gap_report(
     ``first_seen_at`` and ``last_seen_at``), one CSV row per exception. ``rollup`` is the per-WO
     roll-up; its ten highest actual costs are shown. ``run`` describes the run the report comes from
     (``run_id`` and a time such as ``finished_at`` or ``started_at`` are shown in the heading; every
-    entry is listed). With ``events`` each gap shows its history.
+    entry is listed). With ``events`` each gap shows its history. ``data_docs`` names Great
+    Expectations Data Docs index pages by label; those that exist are linked from the heading.
     """
-    html = gap_html_text(exceptions, rollup, run=run, events=events)
     out_dir = Path(out_dir)
+    html = gap_html_text(exceptions, rollup, run=run, events=events, data_docs=_links(data_docs or {}, out_dir))
     out_dir.mkdir(parents=True, exist_ok=True)
     csv_path = out_dir / CSV_NAME
     csv_path.write_text(gap_csv_text(exceptions), encoding="utf-8")
