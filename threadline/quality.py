@@ -24,6 +24,7 @@ from __future__ import annotations
 import json
 import logging
 import re
+import warnings
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -304,12 +305,6 @@ class BatchOutcome:
     notes: list[str] = field(default_factory=list)
 
 
-def _value_text(value: Any) -> str:
-    if isinstance(value, float) and value != value:
-        return "empty"
-    return str(value)
-
-
 class BatchValidator:
     """Validates canonical batches with their entity's suite, in one GX context for a whole run.
 
@@ -363,9 +358,9 @@ class BatchValidator:
             spec = specs[outcome.expectation_config.meta["number"]]
             description = spec.meta.get("description") or spec.type
             unexpected = outcome.result.get("unexpected_index_list") if spec.row_level else None
-            if outcome.exception_info and outcome.exception_info.get("raised_exception"):
-                critical.append(f"{spec.label} could not be evaluated: "
-                                f"{outcome.exception_info.get('exception_message')}")
+            raised = _raised(outcome)
+            if raised:
+                critical.append(f"{spec.label} could not be evaluated: {raised}")
                 continue
             if spec.critical:
                 count = outcome.result.get("unexpected_count")
@@ -386,14 +381,14 @@ class BatchValidator:
                 continue
             held = rows.loc[new]
             column = spec.columns[0] if spec.columns else "source_key"
-            values = held[column].astype(object) if column in held else pd.Series([None] * len(held))
+            values = held[column].astype("string").astype(object)
             parts.append(pd.DataFrame({
                 "row": held.index, "source_key": held["source_key"].astype(object).to_numpy(),
                 "field": column, "column": column,
-                "raw_value": [None if v is None or v is pd.NA or v is pd.NaT else _value_text(v) for v in values],
+                "raw_value": values.where(values.notna(), None).to_numpy(),
                 "check": spec.check_name,
-                "reason": [f"{entity}: failed expectation {spec.label}: {description}"
-                           f" ({column} = {_value_text(v)})" for v in values],
+                "reason": (f"{entity}: failed expectation {spec.label}: {description} ({column} = "
+                           + values.fillna("empty").astype(str) + ")").to_numpy(),
             }))
         if critical:
             raise CriticalExpectationError(
@@ -415,6 +410,20 @@ class BatchValidator:
             return None
         self._context.build_data_docs()
         return self.docs_dir / "index.html"
+
+
+def _raised(outcome) -> str | None:
+    """The first line of the error GX caught while computing an expectation, else None.
+
+    GX keeps it either on the result itself or per metric it computed (keyed by metric id).
+    """
+    info = outcome.exception_info or {}
+    entries = [info] if "raised_exception" in info else [v for v in info.values() if isinstance(v, dict)]
+    for entry in entries:
+        if entry.get("raised_exception"):
+            message = str(entry.get("exception_message") or "unknown error").strip()
+            return (message.splitlines() or ["unknown error"])[0][:300]
+    return None
 
 
 def _empty_quarantine() -> pd.DataFrame:
@@ -500,7 +509,10 @@ def warehouse_findings(suite: Suite | None, url: str, *, docs_dir: Path | None =
     if suite is None or not suite.expectations:
         return empty_findings()
     context = _ephemeral_context(docs_dir)
-    datasource = context.data_sources.add_sql("warehouse", connection_string=url)
+    with warnings.catch_warnings():
+        # GX suggests its dialect-specific data sources; the generic one serves SQLite and PostgreSQL alike
+        warnings.simplefilter("ignore")
+        datasource = context.data_sources.add_sql("warehouse", connection_string=url)
     subjects, problems = [], []
     for table in dict.fromkeys(spec.meta["table"] for spec in suite.expectations):
         specs = [s for s in suite.expectations if s.meta["table"] == table]
@@ -515,10 +527,10 @@ def warehouse_findings(suite: Suite | None, url: str, *, docs_dir: Path | None =
         by_number = {s.number: s for s in specs}
         for outcome in result.results:
             spec = by_number[outcome.expectation_config.meta["number"]]
-            info = outcome.exception_info or {}
-            if info.get("raised_exception"):
+            raised = _raised(outcome)
+            if raised:
                 problems.append(f"{suite.path}: expectation #{spec.number} ({spec.type}) on {table}: the query "
-                                f"failed: {str(info.get('exception_message') or '').splitlines()[0][:300]}")
+                                f"failed: {raised}")
                 continue
             if outcome.success:
                 continue

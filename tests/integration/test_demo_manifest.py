@@ -17,8 +17,10 @@ import threadline.config as config_module
 from mappings import engine
 from mappings.spec import load_spec
 from threadline.demo.landscape import build_landscape
-from threadline.quality import BatchValidator, load_suites, quarantine_findings
+from threadline.quality import BatchValidator, load_suites, quarantine_findings, warehouse_findings
 from threadline.validate import validate_batch
+from threadline.warehouse import schema
+from threadline.warehouse.store import open_warehouse, upsert
 
 pytestmark = pytest.mark.slow
 
@@ -33,7 +35,18 @@ def _manifest(landscape) -> dict:
     return json.loads(landscape.manifest_path.read_text())
 
 
-def test_the_rules_find_exactly_what_the_manifest_lists(medium):
+def _warehouse_suite_findings(canonical: dict[str, pd.DataFrame], suites_dir, tmp_path) -> pd.DataFrame:
+    """The warehouse suite's findings over the canonical rows, written to a scratch SQLite warehouse."""
+    url = f"sqlite:///{tmp_path / 'warehouse.sqlite'}"
+    warehouse = open_warehouse(url)
+    with warehouse.engine.begin() as conn:
+        for entity, frame in canonical.items():
+            upsert(conn, schema.CANONICAL_TABLES[entity], frame.assign(loaded_at=datetime(2026, 6, 30)))
+    warehouse.dispose()
+    return warehouse_findings(load_suites(suites_dir)["warehouse"], url)
+
+
+def test_the_rules_find_exactly_what_the_manifest_lists(medium, tmp_path):
     """Connectors, mappings and rules over the landscape: findings and quarantine equal the manifest."""
     manifest = _manifest(medium)
     os.environ.update(medium.env)
@@ -73,7 +86,8 @@ def test_the_rules_find_exactly_what_the_manifest_lists(medium):
     settings = config.reconcile_settings(config.rules.as_of)
     canonical = {k: pd.concat(v, ignore_index=True) for k, v in frames.items()}
     findings = pd.concat([reconciliation.reconcile(canonical, settings).findings,
-                          quarantine_findings(pd.DataFrame(table_rows), canonical)], ignore_index=True)
+                          quarantine_findings(pd.DataFrame(table_rows), canonical),
+                          _warehouse_suite_findings(canonical, config.suites_dir, tmp_path)], ignore_index=True)
     found = sorted(zip(findings["rule_id"], findings["subject_entity"], findings["subject_source_system"],
                        findings["subject_source_key"]))
     expected = sorted((d["rule_id"], d["subject_entity"], d["source_system"], d["source_key"]) for d in manifest["defects"])

@@ -21,7 +21,7 @@ from threadline.demo.plant import defect_count
 RULES = {"LNK-001", "LNK-002", "LNK-003", "LNK-004", "LNK-005", "LNK-006", "LNK-007", "OSP-001", "OSP-002", "OSP-003",
          "OSP-004", "OSP-005", "OSP-006", "CST-003", "TRC-001", "OSP-007", "OSP-008", "OSP-009", "CST-001", "CST-002",
          "CST-004",
-         "TRC-002", "TRC-003", "TRC-004", "TRC-005", "DQ-001"}
+         "TRC-002", "TRC-003", "TRC-004", "TRC-005", "DQ-001", "DQ-002"}
 SPECS = Path(__file__).resolve().parents[2] / "mappings" / "specs"
 B2MML = "{http://www.mesa.org/xml/B2MML}"
 
@@ -150,6 +150,8 @@ def test_every_rule_is_planted_on_every_site_it_can_be(request, fixture):
         assert by_rule_source[("TRC-005", "receipt", erp)] == n
     # a data-quality defect: JD Edwards lines keyed with a negative price, held back by the po_line suite
     assert by_rule_source[("DQ-001", "po_line", "jde")] == n
+    # and its secondary: the tasks of the Maximo work orders quarantined for an unknown status
+    assert by_rule_source[("DQ-002", "wo_operation", "maximo")] >= 1
     assert by_rule_source[("TRC-003", "work_order", "mes")] == n
     assert by_rule_source[("TRC-003", "work_order", "jde")] == n
     assert by_rule_source[("TRC-004", "work_order", "jde")] == n
@@ -171,8 +173,10 @@ def test_every_rule_is_planted_on_every_site_it_can_be(request, fixture):
 
 def test_defect_counts_grow_with_scale(small, medium):
     def counted(landscape):
-        # the unlinked lines grow with the open lines there are to unlink (threadline.demo.suggestions)
-        return [d for d in _manifest(landscape)["defects"] if d["rule_id"] != "LNK-006" and "(LNK-006)" not in d["note"]]
+        # the unlinked lines grow with the open lines there are to unlink (threadline.demo.suggestions);
+        # DQ-002 counts the tasks of the quarantined work orders, one to three each
+        return [d for d in _manifest(landscape)["defects"]
+                if d["rule_id"] not in ("LNK-006", "DQ-002") and "(LNK-006)" not in d["note"]]
     assert len(counted(medium)) == 4 * len(counted(small))
 
 

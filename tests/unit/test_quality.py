@@ -209,3 +209,21 @@ def test_a_row_loaded_after_it_was_quarantined_is_no_longer_a_finding():
     findings = quarantine_findings(quarantine, {"po_line": loaded})
     # K1 came back corrected after it was held back; K2's loaded copy is older than its quarantine
     assert findings["subject_source_key"].tolist() == ["K2"]
+
+
+def test_a_warehouse_query_that_cannot_run_names_the_file_and_expectation(tmp_path):
+    from threadline.quality import warehouse_findings
+    from threadline.warehouse.store import open_warehouse
+
+    url = f"sqlite:///{tmp_path / 'warehouse.sqlite'}"
+    open_warehouse(url).dispose()
+    folder = _project(tmp_path, {"warehouse": _suite("warehouse", {
+        "type": "unexpected_rows_expectation",
+        "kwargs": {"unexpected_rows_query": "SELECT * FROM {batch} WHERE no_such_column > 0"},
+        "meta": {"table": "po_line"}})})
+    suite = load_suites(folder)["warehouse"]
+    with pytest.raises(SuiteError) as caught:
+        warehouse_findings(suite, url)
+    assert f"{folder / 'expectations' / 'warehouse.json'}: expectation #1 (unexpected_rows_expectation) on po_line: " \
+           "the query failed" in str(caught.value)
+    assert "no_such_column" in str(caught.value)

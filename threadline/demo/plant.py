@@ -1086,10 +1086,15 @@ def _collect_defects(plant: Plant) -> None:
     for _, wo in pwos[pwos["role"] == "trc001"].iterrows():
         d.append(_defect("TRC-001", "work_order", "mes", ("mes_wo", wo["wo_number"]),
                          "Completed with the final inspection required and not signed off"))
+    tasks = plant.maint_tasks
     for _, wo in wos[wos["role"] == "quarantine_status"].iterrows():
         plant.quarantine.append({"ref": ("maximo_wo", wo["site"], wo["wonum"]), "source": "maximo",
                                  "stream": "work_orders", "field": "status", "reason_contains": "code not in the map",
                                  "note": f"STATUS {UNKNOWN_MAXIMO_STATUS} is not a status the CMMS mapping knows"})
+        for _, task in tasks[(tasks["site"] == wo["site"]) & (tasks["parent"] == wo["wonum"])].iterrows():
+            d.append(_defect("DQ-002", "wo_operation", "maximo", ("maximo_task", wo["site"], wo["wonum"], task["taskid"]),
+                             "secondary: the task loads, but its work order is quarantined (unknown STATUS), so the "
+                             "warehouse suite finds an operation without its work order"))
     for _, op in ops[ops["segment"] == UNKNOWN_SEGMENT].iterrows():
         plant.quarantine.append({"ref": ("mes_op", op["wo_number"], op["seq"]), "source": "mes",
                                  "stream": "operations", "field": "process", "reason_contains": "code not in the map",
