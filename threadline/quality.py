@@ -430,12 +430,8 @@ def _empty_quarantine() -> pd.DataFrame:
     return pd.DataFrame({c: pd.Series(dtype=object) for c in QUARANTINE_COLUMNS})
 
 
+#: the quarantine check names of rows a suite held back (``ExpectationSpec.check_name``)
 _GX_CHECK = re.compile(r"^gx:(?P<suite>[^:]+):(?P<type>.+)$")
-
-
-def is_expectation_check(check_name: str) -> bool:
-    """Whether a quarantine check name is a GX expectation's (``gx:<suite>:<type>``)."""
-    return bool(_GX_CHECK.match(check_name or ""))
 
 
 def quarantine_findings(quarantined: pd.DataFrame, frames: Mapping[str, pd.DataFrame]) -> pd.DataFrame:
