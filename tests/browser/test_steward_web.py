@@ -112,6 +112,13 @@ def test_a_steward_works_the_queue_links_and_costs(landscape, steward, add_user,
     values = list(sheet.values)
     assert values[0][:2] == ("site", "supplier_id") and len(values) == shown + 1
 
+    with page.expect_download() as download:
+        page.click("a[data-export=full-xlsx]")
+    full_path = artifacts / "costs-full.xlsx"
+    download.value.save_as(full_path)
+    assert {"supplier", "wo", "drilldown"} <= {name.lower() for name in load_workbook(full_path, read_only=True)
+                                               .sheetnames}
+
     # drill down to the source lines of the first row
     page.locator("table.costs tbody tr td a", has_text="lines").first.click()
     page.wait_for_url(f"{url}/costs/rows/**")

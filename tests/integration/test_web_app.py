@@ -15,6 +15,7 @@ import sqlite3
 
 import pytest
 from fastapi.testclient import TestClient
+from openpyxl import load_workbook
 from sqlalchemy import select
 
 from tests.integration.commands import run_local_sources, threadline
@@ -204,6 +205,11 @@ def test_steward_actions_write_the_same_history_as_the_cli(demo_app, module_stew
     assert {r["actor"] for r in rows} == {"sam"}
     assert sorted(r["action"] for r in rows if r["subject"] in ids) == [
         "ack", "ack", "assign", "assign", "comment", "resolve"]
+    formula = '=HYPERLINK("http://elsewhere.example","x")'
+    client.post(f"/exceptions/{ids[1]}/action", data={"action": "comment", "comment": formula, "csrf_token": csrf})
+    sheet = load_workbook(io.BytesIO(auditor.get("/audit?format=xlsx&actor=sam").content)).active
+    cells = [c for row in sheet.iter_rows() for c in row if c.value == formula]
+    assert len(cells) == 1 and cells[0].data_type == "s"  # a source's text stays text, never a formula
     assert auditor.post(f"/exceptions/{ids[1]}/action",
                         data={"action": "resolve", "reason": "duplicate",
                               "csrf_token": token(audit.text)}).status_code == 403

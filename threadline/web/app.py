@@ -149,16 +149,35 @@ def _csv_response(rows: Iterable[dict[str, Any]], columns: list[str], filename: 
 
 
 def _xlsx_response(rows: list[dict[str, Any]], columns: list[str], filename: str, sheet: str) -> Response:
-    """Rows as an XLSX download (one sheet, a header row, typed cells)."""
-    from openpyxl import Workbook
+    """Rows as an XLSX download (one sheet, a header row, typed cells).
 
-    workbook = Workbook(write_only=True)
-    worksheet = workbook.create_sheet(sheet[:31])
-    worksheet.append(columns)
-    for row in rows:
-        worksheet.append([row.get(c) for c in columns])
+    Text is always written as text, so a source value such as ``=HYPERLINK(...)`` never becomes a formula.
+    """
+    import xlsxwriter
+
     out = io.BytesIO()
-    workbook.save(out)
+    workbook = xlsxwriter.Workbook(out, {"constant_memory": True, "in_memory": True})
+    worksheet = workbook.add_worksheet(sheet[:31])
+    moment = workbook.add_format({"num_format": "yyyy-mm-dd hh:mm:ss"})
+    day = workbook.add_format({"num_format": "yyyy-mm-dd"})
+    for col, name in enumerate(columns):
+        worksheet.write_string(0, col, name)
+    for row_no, row in enumerate(rows, 1):
+        for col, name in enumerate(columns):
+            value = row.get(name)
+            if value is None or (isinstance(value, float) and value != value):
+                continue
+            if isinstance(value, bool):
+                worksheet.write_boolean(row_no, col, value)
+            elif isinstance(value, (int, float)):
+                worksheet.write_number(row_no, col, value)
+            elif isinstance(value, datetime):
+                worksheet.write_datetime(row_no, col, value, moment)
+            elif isinstance(value, date):
+                worksheet.write_datetime(row_no, col, value, day)
+            else:
+                worksheet.write_string(row_no, col, str(value))
+    workbook.close()
     return Response(out.getvalue(), media_type="application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
                     headers={"Content-Disposition": f'attachment; filename="{filename}.xlsx"'})
 
@@ -436,6 +455,21 @@ def create_app(settings: WebSettings, *, warehouse: Warehouse | None = None) -> 
                       sites=queries.cost_sites(warehouse), sort=sort, sorts=queries.COST_SORTS, keys=keys, rows=rows,
                       variance_chart=charts.variance_chart(rows, keys),
                       spend_chart=charts.spend_chart(spend), spend=spend)
+
+    @app.get("/costs/export.{fmt}")
+    def cost_export(fmt: str, user: User = Depends(allowed("export", "export costs"))):
+        """The accountants' cost export of the current roll-up: every grain and the drill-down lines."""
+        from threadline.reports.costs import NoRollupError, costs_csv_zip, costs_xlsx
+
+        if fmt not in ("xlsx", "zip"):
+            raise HTTPException(404, "the cost export comes as .xlsx or .zip (CSV files)")
+        try:
+            body = costs_xlsx(warehouse) if fmt == "xlsx" else costs_csv_zip(warehouse)
+        except NoRollupError as exc:
+            raise HTTPException(404, str(exc)) from None
+        media = ("application/vnd.openxmlformats-officedocument.spreadsheetml.sheet" if fmt == "xlsx"
+                 else "application/zip")
+        return Response(body, media_type=media, headers={"Content-Disposition": f'attachment; filename="costs.{fmt}"'})
 
     @app.get("/costs/rows/{rollup_row_id}", response_class=HTMLResponse)
     def cost_lines(request: Request, rollup_row_id: str, user: User = Depends(signed_in)):
