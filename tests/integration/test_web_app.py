@@ -172,6 +172,19 @@ def test_what_a_source_said_is_escaped(demo_app):
     assert "script-src 'self'" in page.headers["content-security-policy"]
 
 
+def test_an_exception_shows_the_other_side_looked_up_with_its_lineage(demo_app):
+    app, warehouse = demo_app
+    client = signed_in(app, "vera")
+    t = schema.exception
+    with warehouse.engine.connect() as conn:
+        exception_id = conn.execute(select(t.c.exception_id).where(t.c.rule_id == "OSP-009")
+                                    .order_by(t.c.exception_id).limit(1)).scalar_one()
+    page = client.get(f"/exceptions/{exception_id}").text
+    work_side = page[page.index("Work (CMMS, MES)"):page.index("Purchasing (ERP)")]
+    assert "Looked up in the warehouse" in work_side and "wo_operation" in work_side
+    assert "extracted at" in work_side and "No work-order record" not in work_side
+
+
 def test_steward_actions_write_the_same_history_as_the_cli(demo_app, module_steward):
     steward = module_steward
     app, warehouse = demo_app

@@ -364,6 +364,10 @@ def create_app(settings: WebSettings, *, warehouse: Warehouse | None = None) -> 
             return render(request, "error.html", user, status_code=404, title="No such exception",
                           message=f"There is no exception {exception_id} in the warehouse.")
         work, purchasing, findings = queries.split_evidence(exception.get("evidence"))
+        if not work or not purchasing:  # the other side as the warehouse holds it, marked as looked up
+            related = queries.related_records(warehouse, exception, work=not work, purchasing=not purchasing)
+            work = work or [r for r in related if r["entity"] in queries.WORK_ENTITIES]
+            purchasing = purchasing or [r for r in related if r["entity"] not in queries.WORK_ENTITIES]
         lineage = queries.evidence_lineage(warehouse, work + purchasing)
         return render(request, "exception.html", user, e=exception, events=events, work=work, purchasing=purchasing,
                       findings=findings, lineage=lineage, allowed=lifecycle.allowed_actions(exception["status"]),

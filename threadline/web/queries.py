@@ -211,6 +211,31 @@ def split_evidence(evidence: Any) -> tuple[list[dict], list[dict], dict[str, Any
     return work, purchasing, {k: v for k, v in evidence.items() if k != "records"}
 
 
+def related_records(warehouse: Warehouse, exception: dict[str, Any], *, work: bool, purchasing: bool,
+                    limit: int = 10) -> list[dict[str, Any]]:
+    """The exception's work order (and operation) and PO line (with receipts and invoices) as the warehouse
+    holds them now, for the sides (``work``, ``purchasing``) its evidence leaves empty."""
+    from mappings.canonical import ENTITIES
+
+    site, wo, op, po, line = (exception.get(k) for k in ("site", "wo_number", "op_seq", "po_number", "line_number"))
+    wanted = []
+    if work and wo:
+        wanted += [("work_order", {"wo_number": wo}), ("wo_operation", {"wo_number": wo, "op_seq": op})]
+    if purchasing and po:
+        wanted += [(entity, {"po_number": po, "line_number": line}) for entity in ("po_line", "receipt", "invoice_line")]
+    found = []
+    with warehouse.engine.connect() as conn:
+        for entity, keys in wanted:
+            t = schema.CANONICAL_TABLES[entity]
+            fields = [f.name for f in ENTITIES[entity].fields]
+            where = [t.c.deleted_at.is_(None)] + ([t.c.site == site] if site else [])
+            where += [t.c[k] == v for k, v in keys.items() if v]
+            rows = conn.execute(select(t.c.source_system, t.c.source_key, *(t.c[f] for f in fields)).where(*where)
+                                .order_by(t.c.source_system, t.c.source_key).limit(limit)).mappings()
+            found += [{"entity": entity, **dict(r), "looked_up": True} for r in rows]
+    return found
+
+
 # ------------------------------------------------------------------ links
 
 def link_rows(warehouse: Warehouse, *, status: str = "suggested", limit: int = 500) -> list[dict[str, Any]]:
