@@ -1,5 +1,5 @@
 # threadline with Airflow 3: the image of every threadline and Airflow service in docker-compose.yml.
-# The same install as scripts/test.sh: Debian's ODBC drivers, then threadline with its airflow and
+# The same install as scripts/test.sh: Debian's ODBC drivers, then threadline with its airflow, web and
 # postgres extras from pyproject.toml (so the image resolves the pins the tests ran with).
 FROM python:3.11-slim-bookworm
 
@@ -13,7 +13,7 @@ COPY connectors ./connectors
 COPY mappings ./mappings
 COPY reconciliation ./reconciliation
 COPY threadline ./threadline
-RUN pip install --no-cache-dir ".[airflow,postgres]"
+RUN pip install --no-cache-dir ".[airflow,web,postgres]"
 COPY dags ./dags
 COPY docker ./docker
 

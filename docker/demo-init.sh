@@ -1,7 +1,9 @@
 #!/usr/bin/env bash
-# The demo-init service of docker-compose.yml: builds the demo landscape into /demo (THREADLINE_DEMO_DIR) once (a second
-# `docker compose up` keeps it, with its warehouse state), and stores the legacy ERP's login and
-# password as the Airflow Connection the erp_soap source names. Needs the Airflow database migrated.
+# The demo-init service of docker-compose.yml: builds the demo landscape into /demo (THREADLINE_DEMO_DIR)
+# once (a second `docker compose up` keeps it, with its warehouse state), creates the warehouse schema
+# and the steward web app's user `admin` (password THREADLINE_ADMIN_PASSWORD), and stores the legacy
+# ERP's login and password as the Airflow Connection the erp_soap source names. Needs the Airflow
+# database migrated.
 set -euo pipefail
 DEMO="${THREADLINE_DEMO_DIR:-/demo}"
 if [ ! -f "$DEMO/threadline.yaml" ]; then
@@ -10,6 +12,10 @@ if [ ! -f "$DEMO/threadline.yaml" ]; then
     --warehouse-url-env THREADLINE_WAREHOUSE_URL --erp-connection-id threadline_demo_erp
 fi
 threadline --config "$DEMO/threadline.yaml" db upgrade
+if ! threadline --config "$DEMO/threadline.yaml" users list --json | grep -q '"user_name": "admin"'; then
+  THREADLINE_USER_PASSWORD="${THREADLINE_ADMIN_PASSWORD:?set THREADLINE_ADMIN_PASSWORD}" \
+    threadline --config "$DEMO/threadline.yaml" users add admin --role admin
+fi
 set -a; . "$DEMO/demo.env"; set +a
 airflow connections delete threadline_demo_erp >/dev/null 2>&1 || true
 airflow connections add threadline_demo_erp --conn-type http --conn-login threadline \

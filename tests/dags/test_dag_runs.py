@@ -94,7 +94,8 @@ def test_the_dags_publish_what_the_cli_run_publishes(tmp_path, monkeypatch, airf
         commands = [r.command for r in conn.execute(select(schema.run.c.command, schema.run.c.status)
                                                     .order_by(schema.run.c.started_at)) if r.status == "succeeded"]
     engine.dispose()
-    assert [c.split(" [")[0] for c in commands] == [f"airflow sync --source {s}" for s in SOURCES] + ["airflow reconcile"]
+    expected = [f"airflow sync --source {s}" for s in SOURCES] + ["airflow reconcile"]
+    assert [c.split(" [")[0] for c in commands] == expected
 
     # each sync emitted its source's Asset, which is what schedules the reconcile DAG
     with create_session() as session:

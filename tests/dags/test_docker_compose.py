@@ -9,6 +9,7 @@ builds the demo and stores the ERP's Airflow Connection (run here against SQLite
 
 from __future__ import annotations
 
+import json
 import os
 import re
 import shlex
@@ -36,7 +37,7 @@ def dockerfile_lines() -> list[str]:
 
 def test_the_stack_has_every_service_a_user_needs():
     assert {"postgres", "airflow-init", "airflow-apiserver", "airflow-scheduler", "airflow-dag-processor",
-            "airflow-triggerer", "demo-init", "demo-erp"} <= set(SERVICES)
+            "airflow-triggerer", "steward", "demo-init", "demo-erp"} <= set(SERVICES)
     for name, service in SERVICES.items():
         for needed in service.get("depends_on", {}):
             assert needed in SERVICES, f"{name} depends on unknown service {needed}"
@@ -192,12 +193,13 @@ def test_the_demo_init_script_builds_the_demo_and_stores_the_erp_connection(tmp_
                                                                              pg_database):
     """What demo-init does in the stack, here: the Airflow database is SQLite, the warehouse PostgreSQL."""
     demo = tmp_path / "demo"
-    env = {"THREADLINE_DEMO_DIR": str(demo), "THREADLINE_DEMO_SCALE": "20",
+    env = {"THREADLINE_DEMO_DIR": str(demo), "THREADLINE_DEMO_SCALE": "20", "THREADLINE_ADMIN_PASSWORD": "pw-7f3a9c21",
            "THREADLINE_WAREHOUSE_URL": pg_database.url.render_as_string(hide_password=False)}
     for variable, value in env.items():
         monkeypatch.setenv(variable, value)
+    script_env = {**os.environ, "PATH": f"{Path(AIRFLOW).parent}:/usr/bin:/bin"}
     done = subprocess.run(["bash", str(REPO / "docker" / "demo-init.sh")], capture_output=True, text=True,
-                          timeout=300, env={**os.environ, "PATH": f"{Path(AIRFLOW).parent}:/usr/bin:/bin"})
+                          timeout=300, env=script_env)
     assert done.returncode == 0, done.stdout[-2000:] + done.stderr[-2000:]
     password = (demo / "demo.env").read_text().strip().split("=", 1)[1]
     assert password not in done.stdout + done.stderr
@@ -216,3 +218,10 @@ def test_the_demo_init_script_builds_the_demo_and_stores_the_erp_connection(tmp_
     assert config["warehouse"] == {"url_env": "THREADLINE_WAREHOUSE_URL"}
     bag = dag_bag(demo / "threadline.yaml", monkeypatch)
     assert not bag.import_errors and len(bag.dag_ids) == 5
+
+    users = subprocess.run([str(Path(AIRFLOW).with_name("threadline")), "--config", str(demo / "threadline.yaml"),
+                            "users", "list", "--json"], capture_output=True, text=True, timeout=120, env=script_env)
+    assert [(u["user_name"], u["role"]) for u in json.loads(users.stdout)] == [("admin", "admin")]
+    again = subprocess.run(["bash", str(REPO / "docker" / "demo-init.sh")], capture_output=True, text=True,
+                           timeout=300, env=script_env)
+    assert again.returncode == 0, again.stderr[-2000:]  # a second `docker compose up` keeps the demo and its user

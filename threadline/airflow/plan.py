@@ -70,7 +70,8 @@ def read_plan(path: Path | None = None) -> DagPlan:
     try:
         raw = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
     except FileNotFoundError:
-        raise PlanError(f"{path}: no such file ({CONFIG_ENV} names it); `threadline demo` writes a working one") from None
+        raise PlanError(f"{path}: no such file ({CONFIG_ENV} names it); `threadline demo-build` writes a working "
+                        f"one") from None
     except yaml.YAMLError as exc:
         raise PlanError(f"{path}: not valid YAML: {exc}") from None
     if not isinstance(raw, dict) or not isinstance(raw.get("sources"), list):

@@ -43,7 +43,8 @@ class FailedStream:
 
     def describe(self) -> str:
         """One line naming the source, the stream and what happened."""
-        what = {"failed": f"failed in run {self.run_id}: {self.error}", "running": f"is still syncing (run {self.run_id})",
+        what = {"failed": f"failed in run {self.run_id}: {self.error}",
+                "running": f"is still syncing (run {self.run_id})",
                 "never": "has never been synced"}.get(self.status, self.status)
         return f"source {self.source!r}, stream {self.stream!r} {what}"
 
