@@ -13,8 +13,12 @@ COPY connectors ./connectors
 COPY mappings ./mappings
 COPY reconciliation ./reconciliation
 COPY threadline ./threadline
-RUN pip install --no-cache-dir ".[airflow,web,postgres]"
+COPY expectations ./expectations
+# editable, as in scripts/test.sh: the shipped Great Expectations project (expectations/) is found
+# beside the threadline package
+RUN pip install --no-cache-dir -e ".[airflow,web,postgres]"
 COPY dags ./dags
+COPY plugins ./plugins
 COPY docker ./docker
 
 # Airflow's home (config, logs) and the demo landscape's volume belong to an unprivileged user
@@ -23,5 +27,6 @@ RUN useradd --create-home --uid 50000 threadline \
  && chown threadline /opt/airflow /demo
 ENV AIRFLOW_HOME=/opt/airflow \
     AIRFLOW__CORE__DAGS_FOLDER=/opt/threadline/dags \
+    AIRFLOW__CORE__PLUGINS_FOLDER=/opt/threadline/plugins \
     AIRFLOW__CORE__LOAD_EXAMPLES=False
 USER threadline
