@@ -28,6 +28,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from mappings.canonical import ENTITIES, entity
+from mappings.transforms import blank_mask
 
 TEXT = pd.StringDtype("pyarrow")
 #: dates are compared and merged across entities, so they share one unit
@@ -95,47 +96,13 @@ def empty_frame(entity_name: str) -> pd.DataFrame:
     return pd.DataFrame({name: pd.Series(dtype=_DTYPES[type_]) for name, type_ in column_types(entity_name).items()})
 
 
-#: bytes a blank (all-space) UTF-8 string can start with: ASCII spaces and controls Arrow counts as
-#: space, and the lead bytes of U+0085, U+00A0, U+1680, U+2000..U+205F and U+3000
-_SPACE_LEAD_BYTE = np.zeros(256, dtype=bool)
-_SPACE_LEAD_BYTE[[*range(9, 14), *range(28, 33), 0xC2, 0xE1, 0xE2, 0xE3]] = True
-
-
-def _blank_strings(chunk: pa.Array) -> np.ndarray:
-    """Which strings of one Arrow string chunk are empty or all space (NA: False).
-
-    Reads the offsets and first bytes straight from the buffers, and asks Arrow's ``utf8_is_space``
-    only about the few strings that start like a space: scanning every string of every text column
-    was the largest part of typing a million-row frame.
-    """
-    size = len(chunk)
-    if not size:
-        return np.zeros(0, dtype=bool)
-    _, offset_buffer, data_buffer = chunk.buffers()
-    offset_type = np.int64 if pa.types.is_large_string(chunk.type) else np.int32
-    offsets = np.frombuffer(offset_buffer, dtype=offset_type)[chunk.offset:chunk.offset + size + 1]
-    valid = chunk.is_valid().to_numpy(zero_copy_only=False) if chunk.null_count else np.ones(size, dtype=bool)
-    starts = offsets[:-1]
-    filled = (offsets[1:] > starts) & valid
-    blank = ~filled & valid
-    if data_buffer is not None and filled.any():
-        data = np.frombuffer(data_buffer, dtype=np.uint8)
-        maybe = np.flatnonzero(filled)
-        maybe = maybe[_SPACE_LEAD_BYTE[data[starts[maybe]]]]
-        if len(maybe):
-            blank[maybe] = np.asarray(pc.utf8_is_space(chunk.take(pa.array(maybe))).to_numpy(zero_copy_only=False),
-                                      dtype=bool)
-    return blank
-
-
 def blank_to_na(values: pd.Series) -> pd.Series:
     """Text with blank and all-space values turned into NA: an empty reference is no reference."""
     if isinstance(values.dtype, pd.StringDtype) and values.dtype.storage == "pyarrow":
         arrow = values.array._pa_array  # noqa: SLF001 - the Arrow data behind the pandas array
         if arrow.null_count == len(arrow):
             return values
-        chunks = arrow.chunks if isinstance(arrow, pa.ChunkedArray) else [arrow]
-        blank = np.concatenate([_blank_strings(chunk) for chunk in chunks]) if chunks else np.zeros(0, bool)
+        blank = blank_mask(arrow)
         if not blank.any():
             return values
         return values.mask(blank)
