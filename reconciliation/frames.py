@@ -696,3 +696,13 @@ def shadowed_erp_copies(work_orders: pd.DataFrame, erp_sources: Iterable[str]) -
         return from_erp
     held_elsewhere = codes_in(work_orders["_k_wo"], work_orders["_k_wo"].to_numpy()[~from_erp])
     return from_erp & held_elsewhere
+
+
+def judged_work_orders(work_orders: pd.DataFrame, erp_sources: Iterable[str], statuses: Iterable[str],
+                       columns: list[str] | None = None) -> pd.DataFrame:
+    """The work orders in one of ``statuses`` that a rule judges: an ERP's copy of a work order the MES
+    or CMMS also holds is left out (see ``shadowed_erp_copies``). Only ``columns`` (all when None) are
+    filtered, since the work-order frame is wide."""
+    keep = (~shadowed_erp_copies(work_orders, erp_sources)
+            & work_orders["status"].isin(list(statuses)).to_numpy(dtype=bool))
+    return (work_orders if columns is None else work_orders[columns])[keep]

@@ -27,12 +27,12 @@ from reconciliation.frames import (
     known,
     flag,
     grouped_records,
+    judged_work_orders,
     key_tuples,
     numeric_order,
     quantity_text,
     records,
     rows_matching,
-    shadowed_erp_copies,
     text,
     to_json,
 )
@@ -346,11 +346,8 @@ def open_line_of_ended_wo(data: CanonicalFrames, settings: ReconcileSettings) ->
     grace_days = int(settings.tolerance("LNK-004", "grace_days"))
     as_of = pd.Timestamp(settings.as_of)
     wos = data["work_order"]
-    # an ERP's copy of a WO the MES or CMMS holds does not end it: the copy of the system running it does;
-    # only the columns read here are filtered (the work-order frame is wide)
-    ended = wos[_ENDED_WO_COLUMNS][
-        ~shadowed_erp_copies(wos, settings.sources_with_role("erp"))
-        & wos["status"].isin(WO_ENDED_STATUSES).to_numpy(dtype=bool)]
+    # an ERP's copy of a WO the MES or CMMS holds does not end it: the copy of the system running it does
+    ended = judged_work_orders(wos, settings.sources_with_role("erp"), WO_ENDED_STATUSES, _ENDED_WO_COLUMNS)
     ended_on = ended["closed_date"].fillna(ended["finish_date"])
     ended = ended.assign(ended_on=ended_on.where(ended_on <= as_of))
     overdue = ended["ended_on"].isna() | (ended["ended_on"] + pd.Timedelta(days=grace_days) < as_of).fillna(False)
@@ -420,8 +417,7 @@ def closed_wo_with_unsettled_line(data: CanonicalFrames, settings: ReconcileSett
     tolerance = float(settings.tolerance("LNK-005", "qty_tolerance_pct"))
     wos = data["work_order"]
     # an ERP's copy of a WO the MES or CMMS holds is judged on that copy, once
-    closed = wos[_ENDED_WO_COLUMNS][~shadowed_erp_copies(wos, settings.sources_with_role("erp"))
-                                    & (wos["status"] == "closed").fillna(False).to_numpy(dtype=bool)]
+    closed = judged_work_orders(wos, settings.sources_with_role("erp"), ["closed"], _ENDED_WO_COLUMNS)
     pairs = _lines_of_work(data, closed[[*WO_KEY, "_k_wo", "source_system", "source_key"]].rename(
         columns={"source_system": "wo_system", "source_key": "wo_key"}))
     lines = data["po_line"]

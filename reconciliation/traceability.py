@@ -22,13 +22,13 @@ from reconciliation.frames import (
     describe_po_line,
     flag,
     grouped_records,
+    judged_work_orders,
     key_tuples,
     known,
     material_lines,
     numeric_order,
     quantity_text,
     records,
-    shadowed_erp_copies,
     text,
     to_json,
 )
@@ -57,8 +57,7 @@ def closed_without_sign_off(data: CanonicalFrames, settings: ReconcileSettings) 
     """
     wos = data["work_order"]
     # an ERP's copy of a WO the MES or CMMS holds is judged on that copy, once
-    done = wos[~shadowed_erp_copies(wos, settings.sources_with_role("erp"))
-               & wos["status"].isin(WO_DONE_STATUSES).to_numpy(dtype=bool)].reset_index(drop=True)
+    done = judged_work_orders(wos, settings.sources_with_role("erp"), WO_DONE_STATUSES).reset_index(drop=True)
     ops = data["wo_operation"]
     # one boolean pass over the operations on integer key codes, then one take of the few unsigned ones
     of_done = _unsigned(ops).to_numpy(dtype=bool) & codes_in(ops["_k_wo"], done["_k_wo"])
